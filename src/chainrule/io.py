@@ -1,0 +1,96 @@
+"""Saving and loading networks: one .npz file holding the arrays W0, b0, W1, b1, ... and the
+architecture as a JSON string under ``meta``; loaded with ``allow_pickle=False``, written atomically
+(to a temporary file in the same folder, then renamed over the target)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
+from .network import Network
+
+FORMAT = "chainrule-network"
+VERSION = 1
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers
+    see either the old file or the complete new one, never a partial write."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save(net: Network, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``net`` (and optional JSON-ready ``metadata``) to ``path``."""
+    meta = {"format": FORMAT, "version": VERSION, **net.config(), "metadata": metadata or getattr(net, "metadata", {})}
+    arrays = {}
+    for k, layer in enumerate(net.dense):
+        arrays[f"W{k}"] = layer.W
+        arrays[f"b{k}"] = layer.b
+    atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
+
+
+def load(path: str | os.PathLike | None = None) -> Network:
+    """Read a network saved by ``save``; with no path, the bundled default digit model."""
+    if path is None:
+        from .models import default_model_path
+
+        path = default_model_path()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {name: data[name] for name in data.files if name != "meta"}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a chainrule model file (format {meta.get('format')!r})")
+    net = Network(_layers(meta, arrays, path), meta["loss"])
+    net.metadata = meta.get("metadata", {})
+    return net
+
+
+def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
+    dtype = np.dtype(meta["dtype"])
+    layers: list[Layer] = []
+    k = 0
+    for cfg in meta["layers"]:
+        kind = cfg["type"]
+        if kind == "dense":
+            W, b = arrays.get(f"W{k}"), arrays.get(f"b{k}")
+            expected = (cfg["n_out"], cfg["n_in"])
+            if W is None or b is None or W.shape != expected or b.shape != (cfg["n_out"],):
+                raise ValueError(f"{path}: arrays of dense layer {k} do not match its architecture {expected}")
+            layers.append(Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False)))
+            k += 1
+        elif kind == "activation":
+            from .activations import LeakyReLU
+
+            name = cfg["name"]
+            layers.append(ActivationLayer(LeakyReLU(cfg["slope"]) if name == "leaky_relu" else name))
+        elif kind == "dropout":
+            layers.append(Dropout(cfg["rate"]))
+        elif kind == "standardize":
+            layers.append(Standardize(cfg["offset"], cfg["scale"], cfg["input_shape"], dtype))
+        else:
+            raise ValueError(f"{path}: unknown layer type {kind!r}")
+    return layers

@@ -1,0 +1,114 @@
+"""The explicit Jacobians of the derivation, for teaching and for tests (small networks only).
+
+One sample x is a column vector here, as in the MAT1110 text. Layer k maps
+x_k = F_k(x_(k-1); theta_k) = sigma(z),  z = W x_(k-1) + b,  theta_k = (W row by row, then b).
+
+    d sigma / dz          = diag(sigma'(z))                                   sigma_prime_diag
+    d(Wx + b)/d(W, b)     = [ I (x) x^T  |  I ]   (x^T repeated on the diagonal, then I)   affine_jacobian
+    U_k = dF_k/dx         = diag(sigma'(z)) W                                  layer_jacobians
+    V_k = dF_k/dtheta_k   = diag(sigma'(z)) [ I (x) x^T | I ]
+
+The whole network is a chain of stages on s_k = (theta_(k+1), ..., theta_r, x_k):
+s_k = Phi_k(s_(k-1)), whose Jacobian is the block matrix (columns theta_k | theta_(k+1..r) | x_(k-1))
+
+    B_k = [[ 0,   I,  0  ],
+           [ V_k, 0,  U_k]]                                                      stage_matrix
+
+so d x_r / d theta = B_r B_(r-1) ... B_1 E with E = [I; 0] (x_0 does not depend on theta), and for
+f = |x_r - y|^2 the gradient is 2 (x_r - y)^T B_r ... B_1 E. Evaluated from the right that is a chain
+of matrix-matrix products (``parameter_jacobian``); from the left, a chain of vector-matrix products
+(``gradient_left_to_right``), which is what backpropagation does, far more cheaply.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import get_activation
+from .layers import ActivationLayer, Dense
+from .network import Network
+
+
+def sigma_prime_diag(z: np.ndarray, activation: str = "sigmoid") -> np.ndarray:
+    """The Jacobian of a componentwise activation at z: the diagonal matrix diag(sigma'(z))."""
+    return np.diag(get_activation(activation).derivative(np.asarray(z, dtype=np.float64)))
+
+
+def affine_jacobian(x: np.ndarray, n_out: int) -> np.ndarray:
+    """The Jacobian of G(W, b) = W x + b with respect to (W row by row, then b): the n_out x
+    (n_out n_in + n_out) block matrix [I (x) x^T | I], x^T repeated along the diagonal."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    return np.hstack([np.kron(np.eye(n_out), x[None, :]), np.eye(n_out)])
+
+
+def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray, activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(U, V, F(x)) of the layer F(x) = sigma(W x + b): U = dF/dx = diag(sigma'(z)) W and
+    V = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I]."""
+    z = W @ x + b
+    D = sigma_prime_diag(z, activation)
+    return D @ W, D @ affine_jacobian(x, W.shape[0]), get_activation(activation).forward(z)
+
+
+def stage_matrix(U: np.ndarray, V: np.ndarray, n_later: int) -> np.ndarray:
+    """B_k = [[0, I, 0], [V, 0, U]]: the Jacobian of s_(k-1) = (theta_k, later, x) -> s_k = (later, F(x)),
+    where ``later`` holds the n_later parameters of the layers after k."""
+    n_out, n_in = U.shape
+    p = V.shape[1]
+    B = np.zeros((n_later + n_out, p + n_later + n_in))
+    B[:n_later, p:p + n_later] = np.eye(n_later)
+    B[n_later:, :p] = V
+    B[n_later:, p + n_later:] = U
+    return B
+
+
+def network_layers(net: Network) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(W, b, activation name) for each Dense layer of a network built of Dense and activation layers."""
+    out = []
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            nxt = net.layers[i + 1] if i + 1 < len(net.layers) else None
+            name = nxt.name if isinstance(nxt, ActivationLayer) else "identity"
+            if name == "softmax":
+                raise ValueError("the explicit block matrices take componentwise activations, not softmax")
+            out.append((layer.W.astype(np.float64), layer.b.astype(np.float64), name))
+        elif not isinstance(layer, ActivationLayer):
+            raise ValueError(f"the explicit Jacobians take Dense and activation layers only, got {layer!r}")
+    return out
+
+
+def stage_matrices(net: Network, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The block matrices B_1, ..., B_r at input x, and the output x_r."""
+    layers = network_layers(net)
+    sizes = [W.size + b.size for W, b, _ in layers]
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    Bs = []
+    for k, (W, b, name) in enumerate(layers):
+        U, V, x = layer_jacobians(W, b, x, name)
+        Bs.append(stage_matrix(U, V, sum(sizes[k + 1:])))
+    return Bs, x
+
+
+def parameter_jacobian(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x_r, d x_r / d theta) for one input x, as the explicit product B_r ... B_1 E evaluated
+    from the right (matrix-matrix products)."""
+    Bs, out = stage_matrices(net, x)
+    n_params = Bs[0].shape[1] - np.asarray(x).size
+    J = np.vstack([np.eye(n_params), np.zeros((np.asarray(x).size, n_params))])  # E = [I; 0]
+    for B in Bs:
+        J = B @ J
+    return out, J
+
+
+def gradient_left_to_right(net: Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The gradient of f = |x_r - y|^2 with respect to all parameters (in ``flatten`` order) as
+    2 (x_r - y)^T B_r ... B_1 E, evaluated from the left (vector-matrix products only)."""
+    Bs, out = stage_matrices(net, x)
+    v = 2 * (out - np.asarray(y, dtype=np.float64).reshape(-1))
+    for B in reversed(Bs):
+        v = v @ B
+    return v[: v.size - np.asarray(x).size]  # v E: drop the components for x_0
+
+
+def flatten(grads: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """One vector of all parameters (or gradients): W^(1) row by row, b^(1), W^(2), b^(2), ..."""
+    return np.concatenate([np.concatenate([dW.reshape(-1), db.reshape(-1)]) for dW, db in grads])

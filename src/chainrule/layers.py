@@ -1,0 +1,166 @@
+"""Layers. Each has ``forward(x, ...) -> (y, cache)`` and ``backward(cache, grad_y) -> (grad_x, grads)``,
+the vector-Jacobian product of the layer: given grad_y = dC/dy it returns dC/dx and the gradient of C
+with respect to the layer's own parameters. Layers keep no per-call state, so one network can serve
+several threads.
+
+Samples are rows: x has shape (m, n_in).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, get_activation
+
+Grads = tuple[np.ndarray, ...]
+
+
+class Layer:
+    """Base class of all layers."""
+
+    params: tuple[np.ndarray, ...] = ()
+
+    def forward(self, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None):
+        raise NotImplementedError
+
+    def backward(self, cache, grad_y: np.ndarray, need_input_grad: bool = True) -> tuple[np.ndarray | None, Grads]:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """The layer's architecture as JSON-ready data (its arrays are saved separately)."""
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """The affine map z = W a_prev + b, for a batch of rows Z = X W^T + b.
+
+    W has shape (n_out, n_in) and b shape (n_out,) (Higham & Higham's convention). With
+    delta = dC/dz (one row per sample) the chain rule gives
+
+        dC/dW = delta^T X     (the sum over samples of delta z^T, z the layer's input)
+        dC/db = sum over samples of delta
+        dC/dX = delta W       (what the previous layer receives)
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        W = np.asarray(W)
+        b = np.asarray(b, dtype=W.dtype)
+        if W.ndim != 2 or b.shape != (W.shape[0],):
+            raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), got W {W.shape} and b {b.shape}")
+        self.W = W
+        self.b = b
+
+    @property
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        return (self.W, self.b)
+
+    @property
+    def n_in(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.W.shape[0]
+
+    def forward(self, x, training=False, rng=None):
+        z = x @ self.W.T
+        z += self.b
+        return z, x
+
+    def backward(self, cache, grad_y, need_input_grad=True):
+        x = cache
+        dW = grad_y.T @ x
+        db = grad_y.sum(axis=0)
+        grad_x = grad_y @ self.W if need_input_grad else None
+        return grad_x, (dW, db)
+
+    def config(self) -> dict:
+        return {"type": "dense", "n_in": self.n_in, "n_out": self.n_out}
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in} -> {self.n_out})"
+
+
+class ActivationLayer(Layer):
+    """a = sigma(z) componentwise (softmax row-wise); backward gives dC/dz = dC/da * sigma'(z)."""
+
+    def __init__(self, activation: str | Activation) -> None:
+        self.activation = get_activation(activation)
+
+    @property
+    def name(self) -> str:
+        return self.activation.name
+
+    def forward(self, x, training=False, rng=None):
+        a = self.activation.forward(x)
+        return a, a
+
+    def backward(self, cache, grad_y, need_input_grad=True):
+        return self.activation.backward(cache, grad_y), ()
+
+    def config(self) -> dict:
+        cfg = {"type": "activation", "name": self.name}
+        if self.name == "leaky_relu":
+            cfg["slope"] = self.activation.slope
+        return cfg
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, y = x * mask / (1 - rate) with mask_ij ~ Bernoulli(1 - rate);
+    at prediction time y = x. dC/dx = dC/dy * mask / (1 - rate)."""
+
+    def __init__(self, rate: float) -> None:
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must lie in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def forward(self, x, training=False, rng=None):
+        if not training or self.rate == 0:
+            return x, None
+        keep = (rng.random(x.shape, dtype=np.float32) >= self.rate).astype(x.dtype)
+        keep /= 1 - self.rate
+        return x * keep, keep
+
+    def backward(self, cache, grad_y, need_input_grad=True):
+        return (grad_y if cache is None else grad_y * cache), ()
+
+    def config(self) -> dict:
+        return {"type": "dropout", "rate": self.rate}
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.rate})"
+
+
+class Standardize(Layer):
+    """Fixed input scaling stored with the model: y = (flatten(x) - offset) * scale.
+
+    A digit model starts with it so that ``predict`` takes raw uint8 images of shape (m, 28, 28)
+    as the IDX files hold them. dC/dx = dC/dy * scale, reshaped to the input's shape."""
+
+    def __init__(self, offset: float, scale: float, input_shape: tuple[int, ...], dtype=np.float64) -> None:
+        self.offset = float(offset)
+        self.scale = float(scale)
+        self.input_shape = tuple(int(n) for n in input_shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    def forward(self, x, training=False, rng=None):
+        y = x.reshape(x.shape[0], -1).astype(self.dtype)
+        y -= self.offset
+        y *= self.scale
+        return y, x.shape
+
+    def backward(self, cache, grad_y, need_input_grad=True):
+        return (grad_y * self.scale).reshape(cache) if need_input_grad else None, ()
+
+    def config(self) -> dict:
+        return {"type": "standardize", "offset": self.offset, "scale": self.scale, "input_shape": list(self.input_shape)}
+
+    def __repr__(self) -> str:
+        return f"Standardize(offset={self.offset:g}, scale={self.scale:g}, input_shape={self.input_shape})"

@@ -1,0 +1,141 @@
+"""Loss functions C(a, y), each beside its gradient dC/da.
+
+Samples are rows: the network output a and the target y have shape (m, n_L).
+
+    squared_error        C = sum_x |a(x) - y(x)|^2                 dC/da = 2 (a - y)
+    half_squared_error   C = 1/2 sum_x |a(x) - y(x)|^2             dC/da = a - y
+    mean_squared_error   C = 1/(m n_L) sum_x sum_i (a_i - y_i)^2   dC/da = 2 (a - y) / (m n_L)
+
+Two losses are fused with the output activation, because together their gradient with respect to
+the output layer's weighted input z is simple and numerically safe (no log of 0, no 0/0):
+
+    cross_entropy          a = softmax(z),  C = -1/m sum_x sum_i y_i log a_i,   dC/dz = (a - y) / m
+    binary_cross_entropy   a = sigmoid(z),  C = -1/m sum_x sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)],
+                                            dC/dz = (a - y) / m
+
+For those, ``value`` and ``gradient`` take z, not a (``takes_logits`` is True), and
+``output_activation`` names the activation they absorb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Sigmoid, Softmax
+
+
+class Loss:
+    """Base class: ``value(output, y)`` is the scalar C; ``gradient(output, y)`` is dC/d output."""
+
+    name = "loss"
+    takes_logits = False
+    output_activation: str | None = None
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SquaredError(Loss):
+    """C = sum over samples of |a - y|^2 (MAT1110, eq. (6)); dC/da = 2 (a - y)."""
+
+    name = "squared_error"
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        d = output - y
+        return float(np.vdot(d, d))
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return 2 * (output - y)
+
+
+class HalfSquaredError(Loss):
+    """C = 1/2 sum over samples of |a - y|^2 (the FYS-STK notes); dC/da = a - y."""
+
+    name = "half_squared_error"
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        d = output - y
+        return 0.5 * float(np.vdot(d, d))
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return output - y
+
+
+class MeanSquaredError(Loss):
+    """C = 1/N sum over samples and components of (a_i - y_i)^2, N = m n_L (the Danish report,
+    eq. (22)); dC/da = 2 (a - y) / N."""
+
+    name = "mean_squared_error"
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        d = output - y
+        return float(np.vdot(d, d)) / d.size
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (2.0 / output.size) * (output - y)
+
+
+class CrossEntropy(Loss):
+    """Softmax fused with cross-entropy, mean over samples. With a = softmax(z),
+    C = -1/m sum y_i log a_i where log a_i = z_i - max z - log sum_j e^{z_j - max z};
+    dC/dz = (a - y) / m. ``y`` is one-hot (m, n) or integer labels (m,)."""
+
+    name = "cross_entropy"
+    takes_logits = True
+    output_activation = "softmax"
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        shifted = output - output.max(axis=1, keepdims=True)
+        log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        m = output.shape[0]
+        if y.ndim == 1:
+            return -float(log_a[np.arange(m), y].sum()) / m
+        return -float(np.vdot(y, log_a)) / m
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a = Softmax().forward(output)
+        m = output.shape[0]
+        if y.ndim == 1:
+            a[np.arange(m), y] -= 1
+        else:
+            a -= y
+        a /= m
+        return a
+
+
+class BinaryCrossEntropy(Loss):
+    """Sigmoid fused with binary cross-entropy, mean over samples. With a = sigmoid(z),
+    -[y log a + (1 - y) log(1 - a)] = softplus(z) - y z, where softplus(z) = log(1 + e^z)
+    = max(z, 0) + log(1 + e^{-|z|}) never overflows; dC/dz = (a - y) / m."""
+
+    name = "binary_cross_entropy"
+    takes_logits = True
+    output_activation = "sigmoid"
+
+    def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        softplus = np.maximum(output, 0) + np.log1p(np.exp(-np.abs(output)))
+        return float(np.sum(softplus - y * output)) / output.shape[0]
+
+    def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (Sigmoid().forward(output) - y) / output.shape[0]
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls
+    for cls in (SquaredError, HalfSquaredError, MeanSquaredError, CrossEntropy, BinaryCrossEntropy)
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """The loss called ``name`` (one of LOSSES), or ``name`` itself if it is one."""
+    if isinstance(name, Loss):
+        return name
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]()

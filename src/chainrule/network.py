@@ -1,0 +1,271 @@
+"""A feed-forward network: a sequence of layers and a loss, with backpropagation.
+
+Forward:   a^(0) = x,   z^(k) = W^(k) a^(k-1) + b^(k),   a^(k) = sigma_k(z^(k)),   output a^(L).
+Backward (the delta recursion, by the chain rule, one row per sample):
+
+    delta^(L) = dC/dz^(L) = sigma_L'(z^(L)) * dC/da^(L)        (or (a - y)/m for a fused loss)
+    delta^(k) = sigma_k'(z^(k)) * (W^(k+1))^T delta^(k+1)
+    dC/dW^(k) = delta^(k) (a^(k-1))^T,   dC/db^(k) = delta^(k)   (summed over the samples)
+
+Each product is a vector-Jacobian product evaluated from the left (reverse mode): the row vector
+dC/da^(L) is multiplied by one layer's Jacobian after the other, never forming a Jacobian matrix.
+Over a minibatch these are matrix-matrix products, one row per sample.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import numpy as np
+
+from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
+from .losses import Loss, get_loss
+
+Gradients = list[tuple[np.ndarray, np.ndarray]]
+
+
+class Network:
+    """A sequence of layers with a loss. ``net.dense`` lists its Dense layers in order."""
+
+    def __init__(self, layers: Sequence[Layer], loss: str | Loss = "squared_error") -> None:
+        self.layers = list(layers)
+        self.loss = get_loss(loss)
+        self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        if not self.dense:
+            raise ValueError("a network needs at least one Dense layer")
+        for first, second in zip(self.dense, self.dense[1:]):
+            if first.n_out != second.n_in:
+                raise ValueError(f"layer sizes do not chain: {first!r} is followed by {second!r}")
+        if self.loss.takes_logits and self.output_activation != self.loss.output_activation:
+            raise ValueError(
+                f"loss {self.loss.name!r} needs output activation {self.loss.output_activation!r}, "
+                f"got {self.output_activation!r}"
+            )
+
+    # ---- shape and kind -------------------------------------------------------------------
+    @property
+    def dtype(self) -> np.dtype:
+        return self.dense[0].W.dtype
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        first = self.layers[0]
+        return first.input_shape if isinstance(first, Standardize) else (self.dense[0].n_in,)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.dense[-1].n_out
+
+    @property
+    def output_activation(self) -> str:
+        last = self.layers[-1]
+        return last.name if isinstance(last, ActivationLayer) else "identity"
+
+    @property
+    def is_classifier(self) -> bool:
+        """A network whose outputs are class probabilities: softmax, or sigmoid units."""
+        return self.output_activation in ("softmax", "sigmoid")
+
+    def params(self) -> list[np.ndarray]:
+        """All trainable arrays, [W^(1), b^(1), W^(2), b^(2), ...], updated in place by optimisers."""
+        return [p for layer in self.dense for p in layer.params]
+
+    def copy(self) -> "Network":
+        return copy.deepcopy(self)
+
+    # ---- forward ---------------------------------------------------------------------------
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """The output a^(L) for each row of X."""
+        X = self.check_inputs(X)
+        return self._forward(X, self.layers)[0]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The output a^(L): class probabilities for a softmax network."""
+        return self.forward(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels (the index of the largest output; for one sigmoid output, a >= 0.5) for a
+        classifier, the output a^(L) itself for a regression network."""
+        out = self.forward(X)
+        if not self.is_classifier:
+            return out
+        if out.shape[1] == 1:
+            return (out[:, 0] >= 0.5).astype(np.int64)
+        return out.argmax(axis=1)
+
+    def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
+        X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+        out = self._forward(X, self._loss_layers)[0]
+        return self.loss.value(out, self._dense_targets(Y))
+
+    # ---- backward --------------------------------------------------------------------------
+    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, Gradients]:
+        """The loss C and its gradient: ``grads[k] == (dC/dW, dC/db)`` for ``net.dense[k]``."""
+        X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+        loss, grads, _ = self._loss_and_gradient(X, Y)
+        return loss, grads
+
+    def _loss_and_gradient(self, X, Y, training=False, rng=None) -> tuple[float, Gradients, np.ndarray]:
+        """Unchecked: (C, gradients, the output the loss took) for checked X and Y."""
+        out, caches = self._forward(X, self._loss_layers, training, rng)
+        Y = self._dense_targets(Y)
+        delta = self.loss.gradient(out, Y)  # dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
+        grads, _ = self._backward(caches, delta, self._loss_layers, need_input_grad=False)
+        return self.loss.value(out, Y), grads, out
+
+    def input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None, Y: np.ndarray | None = None) -> np.ndarray:
+        """d a^(L)_k / dx for each row x of X (k = ``output``: one index, one per row, or by default
+        each row's largest output); with targets ``Y``, the gradient of the loss instead.
+        The result has the shape of X: the saliency of each input component."""
+        X = self.check_inputs(X)
+        if Y is not None:
+            Y = self._dense_targets(self.check_targets(Y, len(X)))
+            out, caches = self._forward(X, self._loss_layers)
+            return self._backward(caches, self.loss.gradient(out, Y), self._loss_layers)[1]
+        out, caches = self._forward(X, self.layers)
+        k = out.argmax(axis=1) if output is None else np.broadcast_to(np.asarray(output), (len(X),))
+        if not np.issubdtype(k.dtype, np.integer) or k.min() < 0 or k.max() >= self.n_outputs:
+            raise ValueError(f"output must be integers in [0, {self.n_outputs}), got {output!r}")
+        seed = np.zeros_like(out)
+        seed[np.arange(len(X)), k] = 1
+        return self._backward(caches, seed, self.layers)[1]
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """The n_L x n_0 Jacobian d a^(L) / dx of the output with respect to one input x: row k is
+        the gradient of output k, found by one backward pass per output (batched)."""
+        x = np.asarray(x)
+        if x.shape != self.input_shape and x.size != int(np.prod(self.input_shape)):
+            raise ValueError(f"x must have shape {self.input_shape}, got {x.shape}")
+        X = np.repeat(x.reshape(1, *self.input_shape), self.n_outputs, axis=0)
+        rows = self.input_gradient(X, output=np.arange(self.n_outputs))
+        return rows.reshape(self.n_outputs, -1)
+
+    # ---- the two passes --------------------------------------------------------------------
+    @property
+    def _loss_layers(self) -> list[Layer]:
+        """The layers whose output the loss takes: all but a final activation fused into the loss."""
+        return self.layers[:-1] if self.loss.takes_logits else self.layers
+
+    @staticmethod
+    def _forward(X, layers, training=False, rng=None):
+        caches = []
+        a = X
+        for layer in layers:
+            a, cache = layer.forward(a, training, rng)
+            caches.append(cache)
+        return a, caches
+
+    @staticmethod
+    def _backward(caches, delta, layers, need_input_grad=True):
+        """Carry delta = dC/d(output) back through the layers, left to right in the product
+        dC/da^(L) J_L J_(L-1) ... ; collects (dC/dW, dC/db) for each Dense layer."""
+        grads = []
+        last = len(layers) - 1
+        for i in range(last, -1, -1):
+            needed = need_input_grad or i > 0
+            delta, layer_grads = layers[i].backward(caches[i], delta, needed)
+            if layer_grads:
+                grads.append(layer_grads)
+            if delta is None:
+                break
+        grads.reverse()
+        return grads, delta
+
+    # ---- input checks at the public boundary ------------------------------------------------
+    def check_inputs(self, X: np.ndarray) -> np.ndarray:
+        """X as an array of shape (m, *input_shape), in the network's dtype unless the first layer
+        converts it; a clear ValueError otherwise."""
+        X = np.asarray(X)
+        shape = self.input_shape
+        if X.ndim == len(shape) and X.shape == shape:
+            raise ValueError(f"X must be a batch of shape (m, {', '.join(map(str, shape))}); got one sample {X.shape}: use X[None]")
+        if X.shape[1:] != shape:
+            raise ValueError(f"X must have shape (m, {', '.join(map(str, shape))}), got {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            raise ValueError(f"X contains NaN or infinite values (shape {X.shape})")
+        if isinstance(self.layers[0], Standardize):
+            return X
+        return X.astype(self.dtype, copy=False)
+
+    def check_targets(self, Y: np.ndarray, m: int) -> np.ndarray:
+        """Y as integer labels (m,) for a classifier, or an array (m, n_L) in the network's dtype."""
+        Y = np.asarray(Y)
+        n = self.n_outputs
+        if Y.ndim == 1 and Y.dtype.kind in "iu" and self.is_classifier and n > 1:
+            if len(Y) != m:
+                raise ValueError(f"Y has {len(Y)} labels but X has {m} rows")
+            if len(Y) and (Y.min() < 0 or Y.max() >= n):
+                raise ValueError(f"labels Y must lie in [0, {n}), got values from {Y.min()} to {Y.max()}")
+            return Y.astype(np.intp, copy=False)
+        if Y.ndim == 1 and n == 1:
+            Y = Y[:, None]
+        if Y.shape != (m, n):
+            raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), got {Y.shape}")
+        if Y.dtype.kind not in "biuf" or not np.isfinite(Y).all():
+            raise ValueError(f"Y must be finite numbers, got dtype {Y.dtype} with NaN or infinite values")
+        return Y.astype(self.dtype, copy=False)
+
+    def _dense_targets(self, Y: np.ndarray) -> np.ndarray:
+        """Integer labels become one-hot rows, except for cross-entropy, which indexes them directly."""
+        if Y.ndim == 1 and not self.loss.name == "cross_entropy":
+            onehot = np.zeros((len(Y), self.n_outputs), dtype=self.dtype)
+            onehot[np.arange(len(Y)), Y] = 1
+            return onehot
+        return Y
+
+    # ---- persistence -------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"layers": [layer.config() for layer in self.layers], "loss": self.loss.name, "dtype": self.dtype.name}
+
+    def save(self, path, metadata: dict | None = None) -> None:
+        """Write the network to ``path`` (.npz, architecture as JSON), atomically."""
+        from .io import save
+
+        save(self, path, metadata)
+
+    def __repr__(self) -> str:
+        return f"Network([{', '.join(map(repr, self.layers))}], loss={self.loss.name!r})"
+
+
+def mlp(
+    sizes: Sequence[int],
+    hidden: str = "sigmoid",
+    output: str = "sigmoid",
+    loss: str = "squared_error",
+    dtype=np.float64,
+    seed: int | None = 0,
+    init: str | None = None,
+    dropout: float = 0.0,
+    input_scaling: tuple[float, float, tuple[int, ...]] | None = None,
+) -> Network:
+    """A fully connected network with layer sizes ``sizes = [n_0, n_1, ..., n_L]``.
+
+    Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
+    ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
+    scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
+    from .init import default_initializer, get_initializer
+
+    sizes = [int(n) for n in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    draw = get_initializer(init or default_initializer(hidden))
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = []
+    if input_scaling is not None:
+        offset, scale, shape = input_scaling
+        if int(np.prod(shape)) != sizes[0]:
+            raise ValueError(f"input_scaling shape {tuple(shape)} does not hold sizes[0] = {sizes[0]} values")
+        layers.append(Standardize(offset, scale, shape, dtype))
+    last = len(sizes) - 2
+    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Dense(draw(n_in, n_out, rng).astype(dtype), np.zeros(n_out, dtype)))
+        layers.append(ActivationLayer(output if k == last else hidden))
+        if dropout and k < last:
+            layers.append(Dropout(dropout))
+    return Network(layers, loss)
