@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["example"]
+VERBS = ["example", "experiment"]
 
 
 def build_parser() -> argparse.ArgumentParser:

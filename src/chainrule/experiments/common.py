@@ -1,0 +1,70 @@
+"""What every experiment shares: its result table, and writing it as CSV, PNG and printed text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..io import atomic_write
+
+
+@dataclass
+class Result:
+    """An experiment's outcome: rows of a table (dicts with the same keys), a function that draws
+    the plot on a matplotlib Figure, and a few sentences that state the headline figures."""
+
+    name: str
+    rows: list[dict]
+    plot: Callable[["object"], None]
+    summary: list[str] = field(default_factory=list)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """The rows as CSV with a header line, written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
+
+
+def write_plot(draw: Callable[["object"], None], path: Path) -> None:
+    """Call ``draw(fig)`` on a new matplotlib Figure and save it as PNG, atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    draw(fig)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows as an aligned plain-text table."""
+    if not rows:
+        return "(no rows)"
+    keys = list(rows[0])
+    cells = [[_cell(row.get(k)) for k in keys] for row in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def save_result(result: Result, out: Path) -> tuple[Path, Path]:
+    """Write NAME.csv and NAME.png into ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = out / f"{result.name}.csv", out / f"{result.name}.png"
+    write_csv(result.rows, csv_path)
+    write_plot(result.plot, png_path)
+    return csv_path, png_path
