@@ -1,0 +1,66 @@
+"""Shared fixtures: the MNIST and Fashion-MNIST data through the project's loader, and a headless
+Chromium for browser tests. Without the data or the browser these tests skip, unless CI asks for
+them (CHAINRULE_REQUIRE_DATA=1, CHAINRULE_REQUIRE_BROWSER=1), where a missing one fails instead."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def _missing(what: str, variable: str, reason: str):
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{what} is required here ({variable}=1) but missing: {reason}")
+    pytest.skip(f"{what} not available: {reason}")
+
+
+def _load(name: str):
+    from chainrule import datasets
+
+    try:
+        return getattr(datasets, name)(download=False)
+    except FileNotFoundError as err:
+        _missing(name, "CHAINRULE_REQUIRE_DATA", str(err))
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """MNIST as chainrule.datasets.load_mnist returns it (uint8 images, labels)."""
+    return _load("load_mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    return _load("load_fashion_mnist")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Debian Chromium driven by Playwright."""
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        _missing("Chromium", "CHAINRULE_REQUIRE_BROWSER", f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        _missing("Playwright", "CHAINRULE_REQUIRE_BROWSER", str(err))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """A folder for screenshots and other files a test keeps for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
