@@ -68,3 +68,27 @@ def save_result(result: Result, out: Path) -> tuple[Path, Path]:
     write_csv(result.rows, csv_path)
     write_plot(result.plot, png_path)
     return csv_path, png_path
+
+
+MNIST_SCALING = (33.32, 1 / 78.57, (28, 28))
+"""(offset, scale, shape) for ``mlp(input_scaling=...)``: x -> (x - mean) / std of MNIST's pixels."""
+
+
+@dataclass
+class Splits:
+    """MNIST for experiments: (images uint8 (m, 28, 28), labels) for training (the first 55,000
+    training images), validation (the last 5,000, used for every choice) and test (reported only)."""
+
+    train: tuple
+    val: tuple
+    test: tuple
+
+
+def mnist_splits(n_train: int | None = None, n_val: int | None = None, n_test: int | None = None) -> Splits:
+    """The three splits, each cut to its first n images when n is given (quick runs)."""
+    from ..datasets import load_mnist
+
+    data = load_mnist()
+    X, y = data.train_images, data.train_labels
+    return Splits((X[:55000][:n_train], y[:55000][:n_train]), (X[55000:][:n_val], y[55000:][:n_val]),
+                  (data.test_images[:n_test], data.test_labels[:n_test]))
