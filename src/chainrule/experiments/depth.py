@@ -81,11 +81,14 @@ def run(out: Path, quick: bool, seed: int) -> Result:
 
 
 def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: int) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     error_ax, time_ax, grad_ax = fig.subplots(1, 3)
     colors = {"sigmoid": "tab:blue", "relu": "tab:red"}
     for activation in ACTIVATIONS:
         mine = [r for r in rows if r["activation"] == activation]
         depths = [r["hidden_layers"] for r in mine]
+        grad_ax.set_xticks(range(1, deepest + 2))
         label = f"{activation} ({mine[0]['init']})"
         error_ax.plot(depths, [100 * r["test_error"] for r in mine], "o-", color=colors[activation], label=f"{label}, test")
         error_ax.plot(depths, [100 * r["val_error"] for r in mine], "x--", color=colors[activation], alpha=0.6, label=f"{label}, validation")
@@ -95,10 +98,12 @@ def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: 
         grad_ax.semilogy(layers, before, "o-", color=colors[activation], label=f"{activation}, at initialisation")
         grad_ax.semilogy(layers, after, "s--", color=colors[activation], alpha=0.7, label=f"{activation}, after training")
     error_ax.set_yscale("log")
-    error_ax.set(xlabel="hidden layers", ylabel="error (%)", title=f"Error ({width} units per layer, {epochs} epochs)")
+    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    error_ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    error_ax.set(xlabel="hidden layers", ylabel="error (%, log scale)", title=f"Error ({width} units/layer, {epochs} epoch(s))")
     time_ax.set(xlabel="hidden layers", ylabel="seconds", title="Training time")
-    grad_ax.set(xlabel=f"layer k (1 = first hidden, {deepest + 1} = output)", ylabel="|dC/dW^(k)| (Frobenius)",
-                title=f"Gradient norm per layer, {deepest} hidden layers")
+    grad_ax.set(xlabel=f"layer k ({deepest + 1} = output layer)", ylabel="|dC/dW^(k)| (Frobenius)",
+                title=f"Gradient per layer ({deepest} hidden)")
     for ax in (error_ax, time_ax, grad_ax):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
