@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["example", "experiment"]
+VERBS = ["example", "experiment", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

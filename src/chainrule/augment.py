@@ -1,0 +1,134 @@
+"""Data augmentation for digit images: random affine warps, elastic distortions (Simard, Steinkraus &
+Platt 2003) and stroke-width changes, each applied to a whole batch (m, h, w) at once, NumPy only.
+
+Every warp is an inverse map: output pixel p takes the input's value at the source point s(p),
+found by bilinear interpolation of the four pixels around it (zero outside the image):
+
+    affine    s(p) = A (p - c) + c - t,   A = R(theta) / zoom,  c the image centre, t the shift
+    elastic   s(p) = p + alpha * (G_sigma * U)(p),   U uniform in [-1, 1]^2 per pixel, G a Gaussian
+    stroke    x' = (1 - w) x + w D(x),   D the 3 x 3 grey-level dilation (max) or erosion (min)
+
+Functions take uint8 or float images and return float32 images on the same 0-255 scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
+    """Sample ``images`` (m, h, w) at the source points (sy, sx), each (m, h, w), bilinearly;
+    points outside the image read zeros."""
+    m, h, w = images.shape
+    padded = np.zeros((m, h + 4, w + 4), np.float32)  # two zero pixels around: any clipped point reads 0
+    padded[:, 2:-2, 2:-2] = images
+    flat = padded.reshape(m, -1)
+    sy = np.clip(sy, -1.5, h + 0.5).reshape(m, -1)
+    sx = np.clip(sx, -1.5, w + 0.5).reshape(m, -1)
+    y0, x0 = np.floor(sy), np.floor(sx)
+    wy, wx = (sy - y0).astype(np.float32), (sx - x0).astype(np.float32)
+    top = (y0.astype(np.intp) + 2) * (w + 4) + x0.astype(np.intp) + 2
+    bottom = top + (w + 4)
+    out = ((1 - wy) * ((1 - wx) * np.take_along_axis(flat, top, 1) + wx * np.take_along_axis(flat, top + 1, 1))
+           + wy * ((1 - wx) * np.take_along_axis(flat, bottom, 1) + wx * np.take_along_axis(flat, bottom + 1, 1)))
+    return out.reshape(m, h, w)
+
+
+def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0, scale: float = 0.1,
+           shift: float = 2.0) -> np.ndarray:
+    """Rotate each image by a uniform angle in [-rotation, rotation] degrees, zoom it by a factor in
+    [1 - scale, 1 + scale] and shift it by up to ``shift`` pixels along each axis, about its centre."""
+    images = _check_batch(images)
+    m, h, w = images.shape
+    theta = np.deg2rad(rng.uniform(-rotation, rotation, m))
+    zoom = rng.uniform(1 - scale, 1 + scale, m)
+    ty, tx = rng.uniform(-shift, shift, (2, m))
+    cos, sin = np.cos(theta) / zoom, np.sin(theta) / zoom
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    py, px = np.mgrid[0:h, 0:w].astype(np.float64)
+    py, px = py - cy, px - cx
+    sy = cos[:, None, None] * py - sin[:, None, None] * px + cy - ty[:, None, None]
+    sx = sin[:, None, None] * py + cos[:, None, None] * px + cx - tx[:, None, None]
+    return bilinear(images, sy, sx)
+
+
+def gaussian_smooth(fields: np.ndarray, sigma: float) -> np.ndarray:
+    """Convolve each (h, w) slice of ``fields`` with a Gaussian of width ``sigma`` pixels, separably
+    (rows, then columns), with zero padding; the kernel is cut at 3 sigma and sums to 1."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    out = fields
+    for axis in (-2, -1):
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad)
+        n = out.shape[axis]
+        out = sum(t * np.take(padded, np.arange(k, k + n), axis=axis) for k, t in enumerate(taps))
+    return out
+
+
+def elastic(images: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, sigma: float = 4.0) -> np.ndarray:
+    """Simard et al.'s elastic distortion: a random displacement field, uniform in [-1, 1] per pixel,
+    smoothed by a Gaussian of width ``sigma`` and scaled by ``alpha`` (pixels)."""
+    images = _check_batch(images)
+    m, h, w = images.shape
+    dy, dx = alpha * gaussian_smooth(rng.uniform(-1, 1, (2, m, h, w)), sigma)
+    py, px = np.mgrid[0:h, 0:w]
+    return bilinear(images, py + dy, px + dx)
+
+
+def stroke_width(images: np.ndarray, rng: np.random.Generator, fraction: float = 0.5) -> np.ndarray:
+    """Thicken or thin the strokes of a random ``fraction`` of the images: blend each with its 3 x 3
+    grey-level dilation (max) or erosion (min), with a weight uniform in [0, 1]."""
+    images = _check_batch(images).astype(np.float32)
+    m, h, w = images.shape
+    chosen = np.flatnonzero(rng.random(m) < fraction)
+    if chosen.size == 0:
+        return images
+    picked = images[chosen]
+    padded = np.pad(picked, ((0, 0), (1, 1), (1, 1)))
+    windows = np.stack([padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)])
+    thicker = rng.random(chosen.size) < 0.5
+    morphed = np.where(thicker[:, None, None], windows.max(axis=0), windows.min(axis=0))
+    weight = rng.random(chosen.size).astype(np.float32)[:, None, None]
+    images[chosen] = (1 - weight) * picked + weight * morphed
+    return images
+
+
+@dataclass
+class Augmenter:
+    """A batch transform for ``fit(augment=...)``: stroke-width changes, then an affine warp, then
+    (if ``elastic_alpha`` > 0) an elastic distortion. Zero switches a part off."""
+
+    rotation: float = 10.0
+    scale: float = 0.1
+    shift: float = 2.0
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
+    stroke: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("rotation", "scale", "shift", "elastic_alpha", "elastic_sigma", "stroke"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"augmentation {name} must be a finite number >= 0, got {value!r}")
+        if self.scale >= 1 or self.stroke > 1 or self.elastic_sigma == 0:
+            raise ValueError(f"augmentation needs scale < 1, stroke <= 1 and elastic_sigma > 0, got {self}")
+
+    def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = stroke_width(images, rng, self.stroke) if self.stroke else images
+        if self.rotation or self.scale or self.shift:
+            out = affine(out, rng, self.rotation, self.scale, self.shift)
+        if self.elastic_alpha:
+            out = elastic(out, rng, self.elastic_alpha, self.elastic_sigma)
+        return np.asarray(out, np.float32)
+
+
+def _check_batch(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be a batch of shape (m, height, width), got {images.shape}")
+    return images

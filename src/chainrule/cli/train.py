@@ -1,0 +1,219 @@
+"""``chainrule train``: train a digit (or clothing) classifier on MNIST or Fashion-MNIST.
+
+The last ``--val-size`` training images are held out for validation; the output file always holds
+the model of the epoch with the lowest validation error so far. The test set is never looked at:
+``chainrule eval`` measures it. After each epoch the latest state is kept in memory; Ctrl-C writes it
+to ``OUT.ckpt.npz`` and ``--resume`` continues from there (the momentum buffers restart at zero)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..activations import ACTIVATIONS
+from ..losses import LOSSES
+
+DATASET_NAMES = {"mnist": "mnist", "fashion": "fashion-mnist"}
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a digit classifier on MNIST or Fashion-MNIST",
+                       description="Train an MLP on MNIST (or Fashion-MNIST) and save the model with the "
+                       "best validation error. Example: chainrule train --hidden 800 --epochs 20 --out mnist800.npz")
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", choices=sorted(DATASET_NAMES), default="mnist", help="default: mnist")
+    data.add_argument("--data", type=Path, default=None, metavar="DIR",
+                      help="folder holding the four IDX files (default: $CHAINRULE_DATA/<dataset>, the cache, ...)")
+    data.add_argument("--val-size", type=int, default=5000, metavar="N",
+                      help="hold out the last N training images for validation (default 5000; 0 = none)")
+    data.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
+                      help="also train on corrected drawings saved by `chainrule draw` in DIR")
+    arch = p.add_argument_group("network")
+    arch.add_argument("--hidden", type=_sizes, default=[800], metavar="N[,N...]", help="hidden layer sizes (default 800)")
+    arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)")
+    arch.add_argument("--output", choices=sorted(ACTIVATIONS), default="softmax", help="output activation (default softmax)")
+    arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy", help="default: cross_entropy")
+    arch.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer (default 0)")
+    arch.add_argument("--input-scale", choices=["standard", "unit"], default="standard",
+                      help="standard: (x - mean) / std of the training images; unit: x / 255 (default standard)")
+    arch.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default float32 (2-3x faster)")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default="nesterov", help="default nesterov")
+    opt.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    opt.add_argument("--momentum", type=float, default=0.9, help="momentum for momentum/nesterov (default 0.9)")
+    opt.add_argument("--schedule", choices=["constant", "step", "cosine"], default="cosine", help="default cosine")
+    opt.add_argument("--batch-size", type=int, default=128, help="default 128")
+    opt.add_argument("--epochs", type=int, default=20, help="maximum number of epochs (default 20)")
+    opt.add_argument("--time-budget", type=_duration, default=None, metavar="T",
+                     help="stop after T (e.g. 600, 10m, 1h); the schedule then runs over T")
+    opt.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (default 0)")
+    opt.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    aug = p.add_argument_group("augmentation (fresh random transforms of every batch)")
+    aug.add_argument("--augment", choices=["none", "affine", "elastic"], default="none",
+                     help="affine: rotation, scaling, shift; elastic: affine then Simard's elastic distortion")
+    aug.add_argument("--rotation", type=float, default=10.0, help="max rotation in degrees (default 10)")
+    aug.add_argument("--scale", type=float, default=0.1, help="max relative zoom (default 0.1)")
+    aug.add_argument("--shift", type=float, default=2.0, help="max shift in pixels (default 2)")
+    aug.add_argument("--elastic-alpha", type=float, default=34.0, help="elastic displacement scale (default 34)")
+    aug.add_argument("--elastic-sigma", type=float, default=4.0, help="elastic smoothing width (default 4)")
+    aug.add_argument("--stroke", type=float, default=0.0,
+                     help="share of images whose strokes are thickened or thinned (default 0)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=Path("model.npz"), help="model file to write (default model.npz)")
+    out.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz written by an interrupted run")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 800 or 300,100, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"\s*([0-9.]+)\s*(s|m|min|h)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 600, 90s, 10m or 1h, got {text!r}")
+    seconds = float(match.group(1)) * {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600}[match.group(2)]
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"the time budget must be positive, got {text!r}")
+    return seconds
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".npz") + ".ckpt.npz")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import fit, load, mlp
+    from ..augment import Augmenter
+    from ..datasets import load_dataset
+    from ..optimizers import make_optimizer
+
+    _check_numbers(args)
+    data = load_dataset(DATASET_NAMES[args.dataset], args.data)
+    X, Y = data.train_images, data.train_labels.astype(np.intp)
+    if not 0 <= args.val_size < len(X):
+        raise ValueError(f"--val-size must lie in [0, {len(X)}), got {args.val_size}")
+    split = len(X) - args.val_size
+    Xtrain, Ytrain, validation = X[:split], Y[:split], ((X[split:], Y[split:]) if args.val_size else None)
+    if args.extra_data is not None:
+        Xtrain, Ytrain = _with_extra_data(Xtrain, Ytrain, args.extra_data)
+    if args.input_scale == "standard":
+        scaling = (float(Xtrain.mean()), 1.0 / float(Xtrain.std()), (28, 28))
+    else:
+        scaling = (0.0, 1.0 / 255.0, (28, 28))
+    sizes = [784, *args.hidden, 10]
+    ckpt = checkpoint_path(args.out)
+    if args.resume:
+        net = load(ckpt)
+        state = net.metadata.get("checkpoint")
+        if state is None or [d.n_out for d in net.dense] != sizes[1:]:
+            raise ValueError(f"{ckpt} is not a checkpoint of a {'-'.join(map(str, sizes))} network; "
+                             "resume with the same --hidden as the interrupted run")
+    else:
+        net = mlp(sizes, hidden=args.activation, output=args.output, loss=args.loss, dtype=args.dtype,
+                  seed=args.seed, dropout=args.dropout, input_scaling=scaling)
+        state = {"epoch": 0, "elapsed": 0.0, "best_val_error": None, "best_epoch": None}
+    augment = None
+    if args.augment != "none" or args.stroke:
+        affine = args.augment != "none"
+        augment = Augmenter(rotation=args.rotation if affine else 0, scale=args.scale if affine else 0,
+                            shift=args.shift if affine else 0,
+                            elastic_alpha=args.elastic_alpha if args.augment == "elastic" else 0,
+                            elastic_sigma=args.elastic_sigma, stroke=args.stroke)
+    optimizer = make_optimizer(args.optimizer, args.lr, args.momentum if args.optimizer != "sgd" else 0.0,
+                               args.weight_decay)
+    budget = None
+    if args.time_budget is not None:
+        budget = args.time_budget - state["elapsed"]
+        if budget <= 0:
+            raise ValueError(f"the checkpoint has already used the whole time budget ({args.time_budget:g} s)")
+    metadata = {
+        "dataset": args.dataset,
+        "classes": FASHION_CLASSES if args.dataset == "fashion" else [str(k) for k in range(10)],
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("run", "verb")},
+        "train_size": len(Xtrain),
+        "val_size": args.val_size,
+    }
+    tracker = _Tracker(args.out, ckpt, state, metadata, time.perf_counter())
+    try:
+        history = fit(net, Xtrain, Ytrain, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
+                      schedule=args.schedule, validation_data=validation, time_budget=budget, augment=augment,
+                      seed=args.seed + state["epoch"], progress=not args.no_progress, callback=tracker,
+                      start_epoch=state["epoch"])
+    except KeyboardInterrupt:
+        if tracker.snapshot is None:
+            print("chainrule train: interrupted before the first epoch ended; nothing saved", file=sys.stderr)
+            return 130
+        tracker.snapshot.save(ckpt, {**metadata, "checkpoint": tracker.state})
+        print(f"chainrule train: interrupted after epoch {tracker.state['epoch']}; checkpoint saved to {ckpt}. "
+              f"Continue with the same command plus --resume", file=sys.stderr)
+        return 130
+    if validation is None:
+        net.save(args.out, {**metadata, "epochs": history.epoch[-1], "seconds": round(tracker.elapsed(), 1)})
+    if ckpt.exists():
+        ckpt.unlink()
+    best = tracker.state["best_val_error"]
+    report = f"validation error {100 * best:.2f}% (best epoch {tracker.state['best_epoch']})" if best is not None else "no validation split"
+    print(f"trained {tracker.state['epoch']} epochs in {tracker.elapsed():.0f} s; {report}; saved {args.out}")
+    print(f"measure it on the test set with: chainrule eval {args.out}")
+    return 0
+
+
+class _Tracker:
+    """fit's per-epoch callback: saves the model whenever the validation error improves and keeps a
+    copy of the latest state for a checkpoint."""
+
+    def __init__(self, out: Path, ckpt: Path, state: dict, metadata: dict, started: float) -> None:
+        self.out, self.ckpt, self.state, self.metadata = out, ckpt, state, metadata
+        self.started, self.before = started, state["elapsed"]
+        self.snapshot = None
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.started
+
+    def __call__(self, epoch: int, history, net) -> bool:
+        self.state = {**self.state, "epoch": epoch, "elapsed": self.elapsed()}
+        if history.val_accuracy:
+            error = 1.0 - history.val_accuracy[-1]
+            if self.state["best_val_error"] is None or error <= self.state["best_val_error"]:
+                self.state.update(best_val_error=error, best_epoch=epoch)
+                net.save(self.out, {**self.metadata, "epochs": epoch, "val_error": error,
+                                    "seconds": round(self.elapsed(), 1)})
+        self.snapshot = net.copy()
+        return False
+
+
+def _with_extra_data(X: np.ndarray, Y: np.ndarray, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    from ..corrections import load_samples
+
+    images, labels = load_samples(folder)
+    if len(images) == 0:
+        raise ValueError(f"--extra-data {folder} holds no saved drawings")
+    print(f"adding {len(images)} corrected drawings from {folder}")
+    return np.concatenate([X, images]), np.concatenate([Y, np.asarray(labels, np.intp)])
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for name in ("lr", "momentum", "weight_decay", "dropout", "rotation", "scale", "shift", "elastic_alpha",
+                 "elastic_sigma", "stroke"):
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    if args.lr == 0:
+        raise ValueError("--lr must be positive, got 0")
+    if args.epochs < 1 or args.batch_size < 1:
+        raise ValueError(f"--epochs and --batch-size must be positive, got {args.epochs} and {args.batch_size}")
