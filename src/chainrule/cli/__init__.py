@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["example", "experiment", "train"]
+VERBS = ["example", "experiment", "train", "eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

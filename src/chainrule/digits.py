@@ -1,0 +1,50 @@
+"""Digit models: loading one and checking it takes 28 x 28 images, and the counts ``chainrule eval``
+reports (the confusion matrix and the most confident mistakes)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .io import load
+from .network import Network
+
+IMAGE_SHAPE = (28, 28)
+
+
+def load_digit_model(path: str | os.PathLike | None = None) -> Network:
+    """A classifier of raw uint8 28 x 28 images (the bundled default model when ``path`` is None);
+    a ValueError if the file holds a network of another architecture."""
+    net = load(path)
+    where = path or "the bundled model"
+    if net.input_shape != IMAGE_SHAPE:
+        raise ValueError(f"{where} takes inputs of shape {net.input_shape}, not raw 28 x 28 images: train digit "
+                         "models with mlp(..., input_scaling=(offset, scale, (28, 28))) or chainrule train")
+    if not net.is_classifier or net.n_outputs < 2:
+        raise ValueError(f"{where} is not a classifier (output {net.output_activation}, {net.n_outputs} outputs)")
+    return net
+
+
+def class_names(net: Network) -> list[str]:
+    """The names of the outputs saved with the model, or "0", "1", ..."""
+    names = net.metadata.get("classes") if isinstance(net.metadata, dict) else None
+    if isinstance(names, list) and len(names) == net.n_outputs:
+        return [str(n) for n in names]
+    return [str(k) for k in range(net.n_outputs)]
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """C[i, j] = the number of samples of class i predicted as class j (rows sum to the class sizes)."""
+    matrix = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(matrix, (np.asarray(labels, np.intp), np.asarray(predicted, np.intp)), 1)
+    return matrix
+
+
+def confident_mistakes(probabilities: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The indices of up to ``count`` misclassified samples, the most confident (highest probability
+    of the wrong class) first."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")
+    return wrong[order[:count]]
