@@ -92,3 +92,13 @@ def mnist_splits(n_train: int | None = None, n_val: int | None = None, n_test: i
     X, y = data.train_images, data.train_labels
     return Splits((X[:55000][:n_train], y[:55000][:n_train]), (X[55000:][:n_val], y[55000:][:n_val]),
                   (data.test_images[:n_test], data.test_labels[:n_test]))
+
+
+def log_percent_axis(ax, axis: str = "y") -> None:
+    """A log-scale axis labelled in plain numbers (1, 2, 5, 10, 20, ...) instead of powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))

@@ -20,7 +20,7 @@ import numpy as np
 from ..init import default_initializer
 from ..network import Network, mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, mnist_splits
+from .common import MNIST_SCALING, Result, log_percent_axis, mnist_splits
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -81,8 +81,6 @@ def run(out: Path, quick: bool, seed: int) -> Result:
 
 
 def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: int) -> None:
-    from matplotlib.ticker import FuncFormatter
-
     error_ax, time_ax, grad_ax = fig.subplots(1, 3)
     colors = {"sigmoid": "tab:blue", "relu": "tab:red"}
     for activation in ACTIVATIONS:
@@ -97,9 +95,7 @@ def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: 
         layers = range(1, len(before) + 1)
         grad_ax.semilogy(layers, before, "o-", color=colors[activation], label=f"{activation}, at initialisation")
         grad_ax.semilogy(layers, after, "s--", color=colors[activation], alpha=0.7, label=f"{activation}, after training")
-    error_ax.set_yscale("log")
-    error_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    error_ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    log_percent_axis(error_ax)
     error_ax.set(xlabel="hidden layers", ylabel="error (%, log scale)", title=f"Error ({width} units/layer, {epochs} epoch(s))")
     time_ax.set(xlabel="hidden layers", ylabel="seconds", title="Training time")
     grad_ax.set(xlabel=f"layer k ({deepest + 1} = output layer)", ylabel="|dC/dW^(k)| (Frobenius)",
