@@ -19,9 +19,10 @@ import numpy as np
 
 
 def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
-    """Sample ``images`` (m, h, w) at the source points (sy, sx), each (m, h, w), bilinearly;
-    points outside the image read zeros."""
+    """Sample each image of ``images`` (m, h, w) at its source points (sy, sx), arrays of shape
+    (m, ...), bilinearly; points outside the image read zeros. The result has the shape of sy."""
     m, h, w = images.shape
+    shape = np.shape(sy)
     padded = np.zeros((m, h + 4, w + 4), np.float32)  # two zero pixels around: any clipped point reads 0
     padded[:, 2:-2, 2:-2] = images
     flat = padded.reshape(m, -1)
@@ -33,7 +34,7 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     bottom = top + (w + 4)
     out = ((1 - wy) * ((1 - wx) * np.take_along_axis(flat, top, 1) + wx * np.take_along_axis(flat, top + 1, 1))
            + wy * ((1 - wx) * np.take_along_axis(flat, bottom, 1) + wx * np.take_along_axis(flat, bottom + 1, 1)))
-    return out.reshape(m, h, w)
+    return out.reshape(shape)
 
 
 def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0, scale: float = 0.1,

@@ -1,0 +1,109 @@
+"""Properties of the batch augmentations: identities, exact resampling cases, ranges, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from chainrule.augment import Augmenter, affine, bilinear, elastic, gaussian_smooth, stroke_width
+
+batches = hnp.arrays(np.uint8, st.tuples(st.integers(1, 4), st.integers(3, 12), st.integers(3, 12)))
+seeds = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(images=batches, seed=seeds)
+def test_zero_parameters_are_the_identity(images, seed):
+    rng = np.random.default_rng(seed)
+    np.testing.assert_array_equal(affine(images, rng, 0, 0, 0), images)
+    np.testing.assert_array_equal(elastic(images, rng, alpha=0), images)
+    np.testing.assert_array_equal(stroke_width(images, rng, fraction=0), images)
+
+
+@settings(max_examples=30, deadline=None)
+@given(images=batches, dy=st.integers(-3, 3), dx=st.integers(-3, 3))
+def test_bilinear_at_shifted_integer_points_shifts_with_zero_fill(images, dy, dx):
+    m, h, w = images.shape
+    py, px = np.mgrid[0:h, 0:w]
+    out = bilinear(images, np.broadcast_to(py - dy, images.shape), np.broadcast_to(px - dx, images.shape))
+    expected = np.zeros_like(images)
+    expected[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(images=batches, t=st.floats(0, 1))
+def test_bilinear_between_two_pixels_is_their_weighted_mean(images, t):
+    m, h, w = images.shape
+    py, px = np.mgrid[0:h, 0:w - 1].astype(float)
+    out = bilinear(images[:, :, :], np.broadcast_to(py, (m, h, w - 1)), np.broadcast_to(px + t, (m, h, w - 1)))
+    x = images.astype(np.float64)
+    np.testing.assert_allclose(out, (1 - t) * x[:, :, :-1] + t * x[:, :, 1:], rtol=1e-5, atol=1e-3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(images=batches, seed=seeds)
+def test_warps_keep_shape_and_the_0_255_range(images, seed):
+    rng = np.random.default_rng(seed)
+    for out in (affine(images, rng, 30, 0.3, 3), elastic(images, rng, 8, 2), stroke_width(images, rng, 1.0),
+                Augmenter(elastic_alpha=8, elastic_sigma=2, stroke=0.5)(images, rng)):
+        assert out.shape == images.shape and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 255.0001
+
+
+def test_rotation_keeps_a_centred_disc_and_moves_its_mass_little(mnist):
+    images = mnist.train_images[:64]
+    rng = np.random.default_rng(0)
+    out = affine(images, rng, rotation=10, scale=0.1, shift=2)
+    ink_before, ink_after = images.sum(axis=(1, 2)), out.sum(axis=(1, 2))
+    assert np.all(np.abs(ink_after / ink_before - 1) < 0.3)  # zoom by at most 10% changes area by at most ~21%
+    assert np.mean(np.abs(out - images)) > 1  # but it does change the images
+
+
+@settings(max_examples=20, deadline=None)
+@given(images=batches, seed=seeds)
+def test_stroke_width_makes_each_image_uniformly_thicker_or_thinner(images, seed):
+    out = stroke_width(images, np.random.default_rng(seed), fraction=1.0)
+    x = images.astype(np.float32)
+    for before, after in zip(x, out):
+        assert np.all(after >= before - 1e-3) or np.all(after <= before + 1e-3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(sigma=st.floats(0.5, 3), seed=seeds)
+def test_gaussian_smoothing_keeps_constants_inside_and_is_symmetric(sigma, seed):
+    radius = int(np.ceil(3 * sigma))
+    size = 2 * radius + 9
+    constant = np.full((1, size, size), 2.5)
+    inner = slice(radius, size - radius)
+    np.testing.assert_allclose(gaussian_smooth(constant, sigma)[0, inner, inner], 2.5)
+    impulse = np.zeros((1, size, size))
+    impulse[0, size // 2, size // 2] = 1
+    response = gaussian_smooth(impulse, sigma)[0]
+    np.testing.assert_allclose(response, response.T, atol=1e-15)
+    np.testing.assert_allclose(response, response[::-1, ::-1], atol=1e-15)
+    assert response.sum() == pytest.approx(1.0)
+
+
+def test_augmenter_is_reproducible_and_random():
+    images = np.random.default_rng(1).integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    augment = Augmenter(elastic_alpha=34, stroke=0.5)
+    first = augment(images, np.random.default_rng(5))
+    np.testing.assert_array_equal(first, augment(images, np.random.default_rng(5)))
+    assert not np.array_equal(first, augment(images, np.random.default_rng(6)))
+
+
+@pytest.mark.parametrize("bad", [{"rotation": -1}, {"scale": 1.0}, {"stroke": 2}, {"shift": float("nan")},
+                                 {"elastic_sigma": 0}])
+def test_augmenter_rejects_bad_parameters(bad):
+    with pytest.raises(ValueError, match="augmentation"):
+        Augmenter(**bad)
+
+
+def test_batch_shape_is_checked():
+    with pytest.raises(ValueError, match=r"\(m, height, width\)"):
+        affine(np.zeros((28, 28)), np.random.default_rng(0))
