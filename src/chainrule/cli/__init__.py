@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["example", "experiment", "train", "eval"]
+VERBS = ["example", "experiment", "train", "eval", "predict"]
 
 
 def build_parser() -> argparse.ArgumentParser:
