@@ -94,7 +94,7 @@ def mnist_splits(n_train: int | None = None, n_val: int | None = None, n_test: i
                   (data.test_images[:n_test], data.test_labels[:n_test]))
 
 
-def log_percent_axis(ax, axis: str = "y") -> None:
+def plain_log_axis(ax, axis: str = "y") -> None:
     """A log-scale axis labelled in plain numbers (1, 2, 5, 10, 20, ...) instead of powers of ten."""
     from matplotlib.ticker import FuncFormatter
 

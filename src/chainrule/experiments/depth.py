@@ -20,7 +20,7 @@ import numpy as np
 from ..init import default_initializer
 from ..network import Network, mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, log_percent_axis, mnist_splits
+from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -95,7 +95,7 @@ def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: 
         layers = range(1, len(before) + 1)
         grad_ax.semilogy(layers, before, "o-", color=colors[activation], label=f"{activation}, at initialisation")
         grad_ax.semilogy(layers, after, "s--", color=colors[activation], alpha=0.7, label=f"{activation}, after training")
-    log_percent_axis(error_ax)
+    plain_log_axis(error_ax)
     error_ax.set(xlabel="hidden layers", ylabel="error (%, log scale)", title=f"Error ({width} units/layer, {epochs} epoch(s))")
     time_ax.set(xlabel="hidden layers", ylabel="seconds", title="Training time")
     grad_ax.set(xlabel=f"layer k ({deepest + 1} = output layer)", ylabel="|dC/dW^(k)| (Frobenius)",

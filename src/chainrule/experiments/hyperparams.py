@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, log_percent_axis, mnist_splits
+from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 
@@ -90,7 +90,7 @@ def _plot(fig, rows: list[dict], best: dict | None, epochs: int) -> None:
             ticks = BATCH_SIZES if key == "batch_size" else (16, 32, 64, 128, 256, 512)
             ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.set_xticks([], minor=True)
-        log_percent_axis(ax)
+        plain_log_axis(ax)
         ax.set(xlabel=labels[key], ylabel="validation error (%, log scale)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)

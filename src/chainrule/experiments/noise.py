@@ -21,7 +21,7 @@ import numpy as np
 from ..augment import affine, gaussian_smooth
 from ..network import Network, mlp
 from ..training import accuracy, fit
-from .common import MNIST_SCALING, Result, log_percent_axis, mnist_splits
+from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
 
 LEVELS = {
     "gaussian": [0.0, 0.1, 0.2, 0.3, 0.45, 0.6],
@@ -98,7 +98,7 @@ def _plot(fig, rows: list[dict], images: np.ndarray, seed: int) -> None:
         levels = [r["level"] for r in mine]
         ax.plot(levels, [100 * r["clean_model_error"] for r in mine], "o-", label="trained on clean images")
         ax.plot(levels, [100 * r["augmented_model_error"] for r in mine], "s-", label=f"trained with {kind.replace('_', ' ')}")
-        log_percent_axis(ax)
+        plain_log_axis(ax)
         ax.set(xlabel=UNITS[kind], ylabel="test error (%, log scale)", title=kind.replace("_", " "))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
