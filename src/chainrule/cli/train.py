@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
                       help="folder holding the four IDX files (default: $CHAINRULE_DATA/<dataset>, the cache, ...)")
     data.add_argument("--val-size", type=int, default=5000, metavar="N",
                       help="hold out the last N training images for validation (default 5000; 0 = none)")
+    data.add_argument("--train-size", type=int, default=None, metavar="N",
+                      help="train on the first N images only, for quick trials (default: all but the validation split)")
     data.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
                       help="also train on corrected drawings saved by `chainrule draw` in DIR")
     arch = p.add_argument_group("network")
@@ -108,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.val_size < len(X):
         raise ValueError(f"--val-size must lie in [0, {len(X)}), got {args.val_size}")
     split = len(X) - args.val_size
-    Xtrain, Ytrain, validation = X[:split], Y[:split], ((X[split:], Y[split:]) if args.val_size else None)
+    if args.train_size is not None and not 0 < args.train_size <= split:
+        raise ValueError(f"--train-size must lie in [1, {split}] (the images before the validation split), got {args.train_size}")
+    Xtrain, Ytrain = X[:args.train_size or split], Y[:args.train_size or split]
+    validation = (X[split:], Y[split:]) if args.val_size else None
     if args.extra_data is not None:
         Xtrain, Ytrain = _with_extra_data(Xtrain, Ytrain, args.extra_data)
     if args.input_scale == "standard":

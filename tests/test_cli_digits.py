@@ -1,0 +1,114 @@
+"""``chainrule train``, ``eval`` and ``predict`` on a tiny model, as a user runs them, and their
+one-line errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.cli import main
+from chainrule.cli.train import checkpoint_path
+
+TINY = ["--hidden", "32", "--epochs", "1", "--batch-size", "64", "--train-size", "5000", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.npz"
+    assert main(["train", *TINY, "--epochs", "3", "--augment", "affine", "--stroke", "0.3", "--out", str(path)]) == 0
+    return path
+
+
+def test_train_saves_a_digit_model_that_takes_raw_images(tiny_model, mnist):
+    net = chainrule.load(tiny_model)
+    assert net.input_shape == (28, 28) and net.n_outputs == 10 and net.dtype == np.float32
+    assert [d.n_out for d in net.dense] == [32, 10]
+    assert net.metadata["dataset"] == "mnist" and net.metadata["train_size"] == 5000
+    val_error = np.mean(net.predict(mnist.train_images[55000:]) != mnist.train_labels[55000:])
+    assert val_error == pytest.approx(net.metadata["val_error"])
+    assert val_error < 0.25  # three epochs of a 32-unit network are far better than chance (0.9)
+
+
+def test_eval_prints_the_error_and_writes_the_pngs(tiny_model, mnist, tmp_path, capsys):
+    assert main(["eval", str(tiny_model), "--out", str(tmp_path), "--mistakes", "12"]) == 0
+    printed = capsys.readouterr().out
+    net = chainrule.load(tiny_model)
+    error = np.mean(net.predict(mnist.test_images) != mnist.test_labels)
+    assert f"error {100 * error:.2f}%" in printed
+    rows = [line.split() for line in printed.splitlines() if line.split()[:1] and line.split()[0].isdigit()
+            and len(line.split()) == 11]
+    matrix = np.array([[int(n) for n in row[1:]] for row in rows])
+    assert matrix.shape == (10, 10)
+    np.testing.assert_array_equal(matrix.sum(axis=1), np.bincount(mnist.test_labels))
+    assert np.trace(matrix) == round((1 - error) * 10000)
+    for name in ("tiny-confusion.png", "tiny-mistakes.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_reads_images_of_any_size_and_polarity(tiny_model, mnist, tmp_path, capsys):
+    from PIL import Image
+
+    digit = mnist.test_images[0]
+    big = Image.fromarray(255 - digit).resize((140, 140))  # dark ink on white paper, five times larger
+    big.save(tmp_path / "digit.png")
+    Image.fromarray(digit).save(tmp_path / "digit.jpg", quality=95)
+    assert main(["predict", str(tiny_model), str(tmp_path / "digit.png"), str(tmp_path / "digit.jpg")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].split()[:2] == ["image", "class"]
+    for line in lines[1:]:
+        fields = line.split()
+        probabilities = np.array([float(p) for p in fields[2:]])
+        assert probabilities.shape == (10,) and probabilities.sum() == pytest.approx(1, abs=0.01)
+        assert int(fields[1]) == probabilities.argmax()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(mnist, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run.npz"
+    real_fit = chainrule.fit
+
+    def interrupted_fit(*args, callback, **kwargs):
+        def stop_after_first_epoch(epoch, history, net):
+            callback(epoch, history, net)
+            if epoch == 1:
+                raise KeyboardInterrupt
+        return real_fit(*args, callback=stop_after_first_epoch, **kwargs)
+
+    monkeypatch.setattr(chainrule, "fit", interrupted_fit)
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 130
+    assert "--resume" in capsys.readouterr().err
+    checkpoint = chainrule.load(checkpoint_path(out))
+    assert checkpoint.metadata["checkpoint"]["epoch"] == 1
+    monkeypatch.setattr(chainrule, "fit", real_fit)
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    assert not checkpoint_path(out).exists()
+    assert "trained 2 epochs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--lr", "nan"], "--lr must be a finite number"),
+    (["train", "--lr", "0"], "--lr must be positive"),
+    (["train", "--val-size", "70000"], "--val-size"),
+    (["train", "--train-size", "56000"], "--train-size must lie in [1, 55000]"),
+    (["train", "--data", "/nonexistent/folder"], "not found in /nonexistent/folder"),
+    (["train", "--out", "/tmp/never.npz", "--resume"], "no model file"),
+    (["eval", "/nonexistent/model.npz"], "no model file"),
+    (["predict", "/nonexistent/model.npz", "x.png"], "no model file"),
+])
+def test_bad_arguments_give_one_line_errors(argv, words, capsys, mnist):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"chainrule {argv[0]}: error:") and words in err and "\n" not in err
+
+
+def test_a_model_of_another_architecture_is_refused(tmp_path, capsys):
+    chainrule.mlp([4, 3, 2]).save(tmp_path / "other.npz")
+    for argv in (["eval", str(tmp_path / "other.npz")], ["predict", str(tmp_path / "other.npz"), "x.png"]):
+        assert main(argv) == 2
+        assert "not raw 28 x 28 images" in capsys.readouterr().err
+
+
+def test_unreadable_images_are_named(tiny_model, tmp_path, capsys):
+    (tmp_path / "notes.png").write_text("not an image")
+    assert main(["predict", str(tiny_model), str(tmp_path / "notes.png")]) == 2
+    assert "is not a readable PNG/JPEG image" in capsys.readouterr().err
