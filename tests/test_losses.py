@@ -1,0 +1,105 @@
+"""Losses: each value against its defining formula, each gradient against central differences."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainrule.activations import Sigmoid, Softmax
+from chainrule.gradcheck import numerical_gradient, relative_error
+from chainrule.losses import LOSSES, get_loss
+
+
+@st.composite
+def outputs_and_targets(draw):
+    """(a, y, seed): a network output of shape (m, n) and a target of the same shape."""
+    m, n, seed = draw(st.integers(1, 6)), draw(st.integers(1, 5)), draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 2, (m, n)), rng.uniform(0, 1, (m, n)), seed
+
+
+def probability_rows(rng, m, n):
+    y = rng.uniform(0, 1, (m, n))
+    return y / y.sum(axis=1, keepdims=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=outputs_and_targets())
+def test_squared_error_is_the_sum_of_squared_norms_with_gradient_2_a_minus_y(data):
+    a, y, _ = data
+    loss = get_loss("squared_error")
+    assert loss.value(a, y) == pytest.approx(sum(np.linalg.norm(a[i] - y[i]) ** 2 for i in range(len(a))))
+    np.testing.assert_array_equal(loss.gradient(a, y), 2 * (a - y))  # grad |x - y|^2 = 2 (x - y)
+    fd = numerical_gradient(lambda: loss.value(a, y), a)
+    np.testing.assert_allclose(fd, 2 * (a - y), atol=1e-7)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=outputs_and_targets())
+def test_half_and_mean_squared_error_rescale_the_squared_error(data):
+    a, y, _ = data
+    full = get_loss("squared_error").value(a, y)
+    assert get_loss("half_squared_error").value(a, y) == pytest.approx(full / 2)
+    assert get_loss("mean_squared_error").value(a, y) == pytest.approx(full / a.size)
+    assert get_loss("mean_squared_error").value(a, y) == pytest.approx(np.mean((a - y) ** 2))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@settings(max_examples=20, deadline=None)
+@given(data=outputs_and_targets())
+def test_gradient_matches_central_differences(name, data):
+    a, y, seed = data
+    loss = get_loss(name)
+    if name == "cross_entropy":
+        y = probability_rows(np.random.default_rng(seed), *a.shape)
+    fd = numerical_gradient(lambda: loss.value(a, y), a, h=1e-6)
+    assert relative_error(loss.gradient(a, y), fd) < 1e-7
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=outputs_and_targets())
+def test_cross_entropy_is_minus_the_mean_log_softmax_and_labels_equal_one_hot(data):
+    z, _, seed = data
+    rng = np.random.default_rng(seed)
+    m, n = z.shape
+    labels = rng.integers(0, n, m)
+    onehot = np.eye(n)[labels]
+    loss = get_loss("cross_entropy")
+    expected = -np.mean(np.log(Softmax()(z)[np.arange(m), labels]))
+    assert loss.value(z, labels) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    assert loss.value(z, onehot) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(loss.gradient(z, labels), (Softmax()(z) - onehot) / m, atol=1e-15)
+    np.testing.assert_allclose(loss.gradient(z, onehot), loss.gradient(z, labels), atol=1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=outputs_and_targets())
+def test_binary_cross_entropy_is_the_mean_of_minus_y_log_a_minus_1_minus_y_log_1_minus_a(data):
+    z, y, _ = data
+    a = Sigmoid()(z)
+    expected = -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)) / len(z)
+    loss = get_loss("binary_cross_entropy")
+    assert loss.value(z, y) == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(loss.gradient(z, y), (a - y) / len(z), atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_losses_stay_finite_at_huge_logits(name, dtype):
+    z = np.array([[1000.0, -1000.0], [-1000.0, 1000.0]], dtype=dtype)
+    y = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=dtype)
+    loss = get_loss(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            value, grad = loss.value(z, y), loss.gradient(z, y)
+    # the first row is confidently wrong (-log a = 2000), the second right (0): the mean is 1000
+    assert np.isfinite(value) and value == pytest.approx(1000.0, rel=1e-3)
+    assert np.all(np.isfinite(grad)) and grad.dtype == dtype
+
+
+def test_unknown_loss_name_is_a_value_error_listing_the_choices():
+    with pytest.raises(ValueError, match=r"unknown loss 'mse'.*squared_error"):
+        get_loss("mse")
