@@ -85,6 +85,19 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(mnist, tmp_path, monkeypa
     assert "trained 2 epochs" in capsys.readouterr().out
 
 
+def test_extra_data_mixes_in_corrected_drawings(mnist, tmp_path, capsys):
+    from chainrule.corrections import save_sample
+
+    for k in range(3):
+        save_sample(tmp_path / "corrections", mnist.test_images[k], int(mnist.test_labels[k]))
+    out = tmp_path / "mixed.npz"
+    assert main(["train", *TINY, "--extra-data", str(tmp_path / "corrections"), "--out", str(out)]) == 0
+    assert "adding 3 corrected drawings" in capsys.readouterr().out
+    assert chainrule.load(out).metadata["train_size"] == 5003
+    assert main(["train", *TINY, "--extra-data", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert "no corrections folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--lr", "nan"], "--lr must be a finite number"),
     (["train", "--lr", "0"], "--lr must be positive"),

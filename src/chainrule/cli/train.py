@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     data.add_argument("--train-size", type=int, default=None, metavar="N",
                       help="train on the first N images only, for quick trials (default: all but the validation split)")
     data.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
-                      help="also train on corrected drawings saved by `chainrule draw` in DIR")
+                      help="also train on the corrected drawings the drawing program saved in DIR (MNIST only)")
     arch = p.add_argument_group("network")
     arch.add_argument("--hidden", type=_sizes, default=[800], metavar="N[,N...]", help="hidden layer sizes (default 800)")
     arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)")
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     Xtrain, Ytrain = X[:args.train_size or split], Y[:args.train_size or split]
     validation = (X[split:], Y[split:]) if args.val_size else None
     if args.extra_data is not None:
+        if args.dataset != "mnist":
+            raise ValueError("--extra-data holds drawn digits: use it with --dataset mnist")
         Xtrain, Ytrain = _with_extra_data(Xtrain, Ytrain, args.extra_data)
     if args.input_scale == "standard":
         scaling = (float(Xtrain.mean()), 1.0 / float(Xtrain.std()), (28, 28))
