@@ -1,0 +1,127 @@
+"""The experiments: each quick run writes its CSV (with the expected columns) and a PNG through the
+CLI; the helpers they rest on (flop counts, corruptions, the search space) state their properties;
+and the tutorial's code blocks run as written."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainrule import mlp
+from chainrule.cli import main
+from chainrule.experiments import accumulation, hyperparams, noise
+from chainrule.jacobians import stage_matrices
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+COLUMNS = {
+    "accumulation": ["sweep", "n", "r", "parameters", "right_to_left_seconds", "right_to_left_flops",
+                     "left_to_right_seconds", "left_to_right_flops", "backprop_seconds", "backprop_flops"],
+    "depth": ["activation", "init", "hidden_layers", "train_seconds", "val_error", "test_error",
+              "grad_first_init", "grad_last_init", "grad_first_trained", "grad_last_trained"],
+    "noise": ["corruption", "level", "unit", "clean_model_error", "augmented_model_error"],
+    "hyperparams": ["trial", "lr", "batch_size", "width", "weight_decay", "train_seconds", "val_error", "test_error"],
+    "baselines": ["model", "library", "train_images", "test_error", "train_seconds", "predict_us_per_image"],
+}
+TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"
+
+
+def run_quick(name: str, out: Path, capsys) -> list[dict]:
+    assert main(["experiment", name, "--quick", "--out", str(out), "--seed", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert COLUMNS[name][0] in printed and f"wrote {out / name}.csv" in printed
+    assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    with open(out / f"{name}.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == COLUMNS[name]
+        rows = list(reader)
+    assert rows
+    return rows
+
+
+def test_accumulation_quick(tmp_path, capsys):
+    rows = run_quick("accumulation", tmp_path, capsys)
+    for row in rows:
+        counts = accumulation.flops(int(row["n"]), int(row["r"]))
+        assert int(row["right_to_left_flops"]) == counts["right_to_left"]
+        assert counts["right_to_left"] > counts["left_to_right"] > counts["backprop"]
+        assert float(row["right_to_left_seconds"]) > 0
+
+
+@pytest.mark.parametrize("name", ["noise", "depth", "hyperparams", "baselines"])
+def test_mnist_experiment_quick(name, tmp_path, capsys, mnist):
+    if name == "baselines":
+        pytest.importorskip("sklearn")
+    rows = run_quick(name, tmp_path, capsys)
+    errors = [float(row[k]) for row in rows for k in COLUMNS[name] if k.endswith("error") and row[k] not in ("", "nan")]
+    assert errors and all(0 <= e <= 1 for e in errors)
+    if name == "depth":
+        assert {row["activation"] for row in rows} == {"sigmoid", "relu"}
+    if name == "hyperparams":
+        assert sum(row["test_error"] != "" for row in rows) == 1  # only the validation winner is tested
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 5), r=st.integers(1, 4))
+def test_stage_shapes_and_flops_follow_the_matrices(n, r):
+    net = mlp([n] * (r + 1), seed=0)
+    Bs, _ = stage_matrices(net, np.zeros(n))
+    assert [B.shape for B in Bs] == accumulation.stage_shapes(n, r)
+    P = r * (n * n + n)
+    counts = accumulation.flops(n, r)
+    assert counts["left_to_right"] == sum(2 * B.size for B in Bs)
+    assert counts["right_to_left"] == sum(2 * B.size * P for B in Bs) + 2 * n * P
+    assert counts["backprop"] == (5 * r - 2) * n * n
+
+
+def test_measure_checks_the_three_gradients_agree():
+    row = accumulation.measure(3, 2, seed=0, min_seconds=0.0)
+    assert row["parameters"] == 2 * (9 + 3)
+    assert all(row[f"{m}_seconds"] > 0 for m in accumulation.METHODS)
+
+
+@pytest.mark.parametrize("kind", list(noise.LEVELS))
+def test_corruptions_keep_the_pixel_range_and_grow_with_the_level(kind):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 28, 28)).astype(np.uint8)
+    assert np.array_equal(noise.corrupt(kind, images, 0.0, rng), images.astype(np.float32))
+    changes = []
+    for level in noise.LEVELS[kind][1:]:
+        out = noise.corrupt(kind, images, level, np.random.default_rng(1))
+        assert out.shape == images.shape and out.min() >= 0 and out.max() <= 255
+        changes.append(np.abs(out - images).mean())
+    assert changes[0] > 0 and changes[-1] >= changes[0]
+
+
+def test_salt_and_pepper_hits_the_stated_share_of_pixels():
+    images = np.full((50, 28, 28), 128, np.uint8)
+    out = noise.corrupt("salt_and_pepper", images, 0.2, np.random.default_rng(0))
+    assert abs(np.mean(out != 128) - 0.2) < 0.01
+    assert set(np.unique(out)) == {0.0, 128.0, 255.0}
+
+
+def test_unknown_corruption_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown corruption"):
+        noise.corrupt("smudge", np.zeros((1, 28, 28)), 0.5, np.random.default_rng(0))
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_search_space_bounds(seed):
+    setting = hyperparams.sample_setting(np.random.default_rng(seed))
+    assert 1e-3 <= setting["lr"] <= 1 and 1e-6 <= setting["weight_decay"] <= 1e-2
+    assert 16 <= setting["width"] <= 512 and setting["batch_size"] in hyperparams.BATCH_SIZES
+
+
+def test_tutorial_code_blocks_run(tmp_path, monkeypatch):
+    """Every ```python block of docs/tutorial.md, in order, in one namespace (as a reader would)."""
+    blocks = re.findall(r"```python\n(.*?)```", TUTORIAL.read_text(), re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(TUTORIAL), "exec"), namespace)
