@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..init import INITIALIZERS
 from ..losses import LOSSES
 
 DATASET_NAMES = {"mnist": "mnist", "fashion": "fashion-mnist"}
@@ -42,6 +43,8 @@ def add_parser(sub) -> None:
     arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)")
     arch.add_argument("--output", choices=sorted(ACTIVATIONS), default="softmax", help="output activation (default softmax)")
     arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy", help="default: cross_entropy")
+    arch.add_argument("--init", choices=sorted(INITIALIZERS), default=None,
+                      help="weight initialiser (default: he_normal for relu, glorot_uniform otherwise)")
     arch.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer (default 0)")
     arch.add_argument("--input-scale", choices=["standard", "unit"], default="standard",
                       help="standard: (x - mean) / std of the training images; unit: x / 255 (default standard)")
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                              "resume with the same --hidden as the interrupted run")
     else:
         net = mlp(sizes, hidden=args.activation, output=args.output, loss=args.loss, dtype=args.dtype,
-                  seed=args.seed, dropout=args.dropout, input_scaling=scaling)
+                  seed=args.seed, init=args.init, dropout=args.dropout, input_scaling=scaling)
         state = {"epoch": 0, "elapsed": 0.0, "best_val_error": None, "best_epoch": None}
     augment = None
     if args.augment != "none" or args.stroke:
