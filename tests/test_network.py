@@ -1,0 +1,200 @@
+"""Network: forward as the composition of the layers, gradients of the input, the Jacobian, and the
+checks at the public boundary."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule
+from chainrule.activations import get_activation
+from chainrule.gradcheck import numerical_gradient, relative_error
+
+rng = np.random.default_rng(0)
+
+
+def manual_forward(net, X):
+    """a^(k) = sigma_k(W^(k) a^(k-1) + b^(k)), one column vector at a time."""
+    names = [layer.name for layer in net.layers if isinstance(layer, chainrule.ActivationLayer)]
+    out = []
+    for x in X:
+        a = x
+        for dense, name in zip(net.dense, names):
+            a = get_activation(name)((dense.W @ a + dense.b)[None])[0]
+        out.append(a)
+    return np.array(out)
+
+
+def test_mlp_builds_dense_and_activation_layers_in_order():
+    net = chainrule.mlp([4, 5, 3], hidden="relu", output="softmax", loss="cross_entropy")
+    assert [type(layer).__name__ for layer in net.layers] == ["Dense", "ActivationLayer", "Dense", "ActivationLayer"]
+    assert [d.W.shape for d in net.dense] == [(5, 4), (3, 5)]
+    assert [d.b.shape for d in net.dense] == [(5,), (3,)]
+    assert net.params() == [net.dense[0].W, net.dense[0].b, net.dense[1].W, net.dense[1].b]
+    assert net.input_shape == (4,) and net.n_outputs == 3 and net.is_classifier
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.integers(1, 8), min_size=2, max_size=5),
+       hidden=st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"]),
+       output=st.sampled_from(["sigmoid", "tanh", "identity", "softmax"]), m=st.integers(1, 9))
+def test_forward_is_the_composition_of_the_layers(sizes, hidden, output, m):
+    net = chainrule.mlp(sizes, hidden=hidden, output=output, seed=m)
+    X = rng.standard_normal((m, sizes[0]))
+    np.testing.assert_allclose(net.forward(X), manual_forward(net, X), atol=1e-12)
+
+
+def test_predict_gives_labels_for_classifiers_and_outputs_for_regression():
+    X = rng.standard_normal((6, 3))
+    softmax_net = chainrule.mlp([3, 4, 5], output="softmax", loss="cross_entropy")
+    np.testing.assert_array_equal(softmax_net.predict(X), softmax_net.forward(X).argmax(axis=1))
+    one_unit = chainrule.mlp([3, 4, 1], output="sigmoid")
+    np.testing.assert_array_equal(one_unit.predict(X), (one_unit.forward(X)[:, 0] >= 0.5).astype(int))
+    regression = chainrule.mlp([3, 4, 2], output="identity", loss="half_squared_error")
+    assert not regression.is_classifier
+    np.testing.assert_array_equal(regression.predict(X), regression.forward(X))
+
+
+def test_loss_and_gradient_pairs_each_dense_layer_with_its_dw_db():
+    net = chainrule.mlp([3, 7, 4, 2], hidden="tanh", output="identity", loss="half_squared_error")
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    loss, grads = net.loss_and_gradient(X, Y)
+    assert loss == pytest.approx(0.5 * np.sum((net.forward(X) - Y) ** 2))
+    assert len(grads) == len(net.dense)
+    for dense, (dW, db) in zip(net.dense, grads):
+        assert dW.shape == dense.W.shape and db.shape == dense.b.shape
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), m=st.integers(1, 5), data=st.data())
+def test_input_gradient_of_output_k_matches_central_differences(sizes, m, data):
+    net = chainrule.mlp(sizes, hidden="tanh", output="sigmoid", seed=m)
+    X = rng.standard_normal((m, sizes[0]))
+    k = data.draw(st.integers(0, sizes[-1] - 1))
+    fd = numerical_gradient(lambda: net.forward(X)[:, k].sum(), X)  # rows are independent
+    assert relative_error(net.input_gradient(X, output=k), fd) < 1e-7
+
+
+def test_input_gradient_for_a_single_output_network():
+    """grad a^(L)(x) when n_L = 1: the default (top class) is the only output."""
+    net = chainrule.mlp([4, 6, 6, 1], hidden="sigmoid", output="identity", loss="half_squared_error")
+    X = rng.standard_normal((3, 4))
+    fd = numerical_gradient(lambda: net.forward(X).sum(), X)
+    assert relative_error(net.input_gradient(X), fd) < 1e-8
+    assert relative_error(net.input_gradient(X, output=0), fd) < 1e-8
+
+
+@pytest.mark.parametrize("loss, output", [("cross_entropy", "softmax"), ("squared_error", "sigmoid")])
+def test_input_gradient_of_the_loss_matches_central_differences(loss, output):
+    net = chainrule.mlp([5, 4, 3], hidden="tanh", output=output, loss=loss)
+    X, labels = rng.standard_normal((4, 5)), np.array([0, 2, 1, 2])
+    fd = numerical_gradient(lambda: net.loss_value(X, labels), X)
+    assert relative_error(net.input_gradient(X, Y=labels), fd) < 1e-8
+
+
+def test_input_gradient_default_is_each_rows_top_class():
+    net = chainrule.mlp([3, 5, 4], output="softmax", loss="cross_entropy", seed=3)
+    X = rng.standard_normal((6, 3))
+    top = net.predict(X)
+    np.testing.assert_allclose(net.input_gradient(X), net.input_gradient(X, output=top))
+
+
+@settings(max_examples=15, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), seed=st.integers(0, 100))
+def test_jacobian_is_the_full_n_l_by_n_0_matrix_of_partial_derivatives(sizes, seed):
+    net = chainrule.mlp(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=seed)
+    x = np.random.default_rng(seed).standard_normal(sizes[0])
+    J = net.jacobian(x)
+    assert J.shape == (sizes[-1], sizes[0])
+    fd = np.array([numerical_gradient(lambda: net.forward(x[None])[0, k], x) for k in range(sizes[-1])])
+    np.testing.assert_allclose(J, fd, atol=1e-8)
+
+
+def test_a_float32_network_computes_in_float32():
+    net = chainrule.mlp([3, 4, 2], output="softmax", loss="cross_entropy", dtype=np.float32)
+    X = rng.standard_normal((5, 3))  # float64 input is converted
+    assert net.forward(X).dtype == np.float32
+    loss, grads = net.loss_and_gradient(X, np.array([0, 1, 1, 0, 1]))
+    assert all(g.dtype == np.float32 for pair in grads for g in pair)
+    assert net.input_gradient(X).dtype == np.float32
+
+
+def test_input_scaling_takes_raw_uint8_images():
+    net = chainrule.mlp([4, 3, 2], output="softmax", loss="cross_entropy", input_scaling=(127.5, 1 / 127.5, (2, 2)))
+    images = np.array([[[0, 255], [128, 7]]], dtype=np.uint8)
+    assert net.input_shape == (2, 2)
+    scaled = (images.reshape(1, 4) - 127.5) / 127.5
+    plain = chainrule.Network(net.layers[1:], net.loss)
+    np.testing.assert_allclose(net.forward(images), plain.forward(scaled))
+    assert net.input_gradient(images).shape == (1, 2, 2)
+
+
+# ---- bad input: a ValueError naming the argument and the shapes ------------------------------
+
+@pytest.fixture
+def classifier():
+    return chainrule.mlp([3, 4, 5], output="softmax", loss="cross_entropy")
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.zeros((4, 2)), r"X must have shape \(m, 3\), got \(4, 2\)"),
+    (np.zeros(3), r"X must be a batch of shape \(m, 3\); got one sample \(3,\): use X\[None\]"),
+    (np.array([[0.0, np.nan, 1.0]]), r"X contains NaN or infinite values \(shape \(1, 3\)\)"),
+    (np.array([["a", "b", "c"]]), r"X must be numeric"),
+])
+def test_bad_inputs_name_the_argument_and_shapes(classifier, X, match):
+    with pytest.raises(ValueError, match=match):
+        classifier.forward(X)
+    with pytest.raises(ValueError, match=match):
+        classifier.loss_and_gradient(X, np.zeros(len(np.atleast_2d(X)), dtype=int))
+
+
+@pytest.mark.parametrize("Y, match", [
+    (np.array([0, 5]), r"labels Y must lie in \[0, 5\), got values from 0 to 5"),
+    (np.array([-1, 2]), r"labels Y must lie in \[0, 5\), got values from -1 to 2"),
+    (np.array([0, 1, 2]), r"Y has 3 labels but X has 2 rows"),
+    (np.zeros((2, 4)), r"Y must have shape \(2, 5\).*got \(2, 4\)"),
+    (np.full((2, 5), np.nan), r"Y must be finite numbers"),
+])
+def test_bad_targets_name_the_argument_and_shapes(classifier, Y, match):
+    with pytest.raises(ValueError, match=match):
+        classifier.loss_and_gradient(np.zeros((2, 3)), Y)
+
+
+def test_input_gradient_rejects_outputs_out_of_range(classifier):
+    with pytest.raises(ValueError, match=r"output must be integers in \[0, 5\), got 5"):
+        classifier.input_gradient(np.zeros((2, 3)), output=5)
+    with pytest.raises(ValueError, match=r"output must be integers"):
+        classifier.input_gradient(np.zeros((2, 3)), output=1.5)
+
+
+def test_jacobian_rejects_a_wrong_sized_input(classifier):
+    with pytest.raises(ValueError, match=r"x must have shape \(3,\), got \(4,\)"):
+        classifier.jacobian(np.zeros(4))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sizes": [3, 4, 2], "hidden": "sigmod"}, r"unknown activation 'sigmod'"),
+    ({"sizes": [3, 4, 2], "loss": "l2"}, r"unknown loss 'l2'"),
+    ({"sizes": [3]}, r"sizes must list at least two positive layer sizes, got \[3\]"),
+    ({"sizes": [3, 0, 2]}, r"sizes must list at least two positive layer sizes"),
+    ({"sizes": [3, 2], "dtype": np.int32}, r"dtype must be float32 or float64, got int32"),
+    ({"sizes": [3, 2], "init": "zeros"}, r"unknown initializer 'zeros'"),
+    ({"sizes": [3, 2], "output": "sigmoid", "loss": "cross_entropy"}, r"loss 'cross_entropy' needs output activation 'softmax', got 'sigmoid'"),
+    ({"sizes": [5, 2], "input_scaling": (0, 1, (2, 2))}, r"input_scaling shape \(2, 2\) does not hold sizes\[0\] = 5"),
+])
+def test_mlp_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        chainrule.mlp(**kwargs)
+
+
+def test_network_rejects_layers_that_do_not_chain():
+    with pytest.raises(ValueError, match=r"do not chain: Dense\(3 -> 4\) is followed by Dense\(5 -> 2\)"):
+        chainrule.Network([chainrule.Dense(np.zeros((4, 3)), np.zeros(4)), chainrule.Dense(np.zeros((2, 5)), np.zeros(2))])
+
+
+def test_copy_is_independent():
+    net = chainrule.mlp([2, 3, 1])
+    twin = net.copy()
+    twin.dense[0].W += 1
+    assert not np.allclose(twin.dense[0].W, net.dense[0].W)
