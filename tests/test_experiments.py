@@ -117,8 +117,9 @@ def test_search_space_bounds(seed):
     assert 16 <= setting["width"] <= 512 and setting["batch_size"] in hyperparams.BATCH_SIZES
 
 
-def test_tutorial_code_blocks_run(tmp_path, monkeypatch):
-    """Every ```python block of docs/tutorial.md, in order, in one namespace (as a reader would)."""
+def test_tutorial_code_blocks_run(tmp_path, monkeypatch, mnist):
+    """Every ```python block of docs/tutorial.md, in order, in one namespace (as a reader would);
+    the last ones train on a little MNIST."""
     blocks = re.findall(r"```python\n(.*?)```", TUTORIAL.read_text(), re.S)
     assert len(blocks) >= 5
     monkeypatch.chdir(tmp_path)
