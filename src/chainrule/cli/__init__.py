@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-VERBS = ["example", "experiment", "train", "eval", "predict"]
+VERBS = ["example", "experiment", "train", "eval", "predict", "draw"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,110 @@
+"""What the page asks of the model: a prediction with everything the views show, corrections, and
+adaptation in a worker thread. No mathematics here: only calls into preprocessing, the network and
+corrections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import corrections
+from ..network import Network
+from ..preprocessing import digit_from_strokes, parse_strokes
+
+
+class Recognizer:
+    """Holds the current network (the loaded one, or an adapted copy after ``start_adapt``)."""
+
+    def __init__(self, net: Network, data_dir: Path, adapt_steps: int = 300) -> None:
+        if net.input_shape != (28, 28) or net.n_outputs != 10 or not net.is_classifier:
+            raise ValueError(f"the model must take (28, 28) images and classify into 10 digits; "
+                             f"got input {net.input_shape} and {net.n_outputs} outputs")
+        self.original = net
+        self.net = net
+        self.data_dir = Path(data_dir)
+        self.adapt_steps = adapt_steps
+        self._adapt_lock = threading.Lock()
+        self.adapt_status = {"state": "idle", "message": "", "adapted": False}
+
+    def info(self) -> dict:
+        return {
+            "layers": [self.net.dense[0].n_in, *(d.n_out for d in self.net.dense)],
+            "corrections": self.count_corrections(),
+            "adapt": self.adapt_status,
+        }
+
+    def predict_strokes(self, strokes) -> dict:
+        """The prediction for pen paths (see ``preprocessing.digit_from_strokes``)."""
+        return self.predict_image(digit_from_strokes(strokes))
+
+    def predict_image(self, image: np.ndarray) -> dict:
+        """Probabilities, the top digit and its confidence, the 28x28 input and the saliency
+        d a_k / dx of the top class k (scaled to [-1, 1]) for one (28, 28) uint8 image."""
+        started = time.perf_counter()
+        if not image.any():
+            return {"empty": True, "digit": None, "confidence": 0.0, "probabilities": [0.0] * 10,
+                    "image": image.ravel().tolist(), "saliency": [0.0] * 784, "ms": 0.0}
+        net = self.net
+        batch = image[None]
+        probabilities = net.predict_proba(batch)[0]
+        saliency = net.input_gradient(batch, output=None)[0]
+        saliency = saliency / max(float(np.abs(saliency).max()), 1e-30)
+        digit = int(probabilities.argmax())
+        return {
+            "empty": False,
+            "digit": digit,
+            "confidence": float(probabilities[digit]),
+            "probabilities": [round(float(p), 5) for p in probabilities],
+            "image": image.ravel().tolist(),
+            "saliency": np.round(saliency.ravel(), 3).tolist(),
+            "ms": round(1000 * (time.perf_counter() - started), 3),
+        }
+
+    def correct(self, strokes, label: int) -> dict:
+        """Save a drawing with its true label to the corrections folder."""
+        if not parse_strokes(strokes):
+            raise ValueError("nothing is drawn: draw a digit before correcting it")
+        path = corrections.save_sample(self.data_dir, digit_from_strokes(strokes), label, strokes)
+        return {"saved": path.name, "corrections": self.count_corrections()}
+
+    def count_corrections(self) -> int:
+        return len(list(self.data_dir.glob("*.npz"))) if self.data_dir.is_dir() else 0
+
+    def start_adapt(self) -> dict:
+        """Fine-tune a copy of the original model on the corrections (mixed with MNIST) in a
+        worker thread; predictions switch to the copy when it is done. The model file is never written."""
+        if not self._adapt_lock.acquire(blocking=False):
+            return self.adapt_status
+        if self.count_corrections() == 0:
+            self._adapt_lock.release()
+            raise ValueError("there are no corrections yet: use 'wrong, it was ...' on a few drawings first")
+        self.adapt_status = {**self.adapt_status, "state": "running", "message": "fine-tuning a copy of the model..."}
+        threading.Thread(target=self._adapt, daemon=True, name="chainrule-adapt").start()
+        return self.adapt_status
+
+    def _adapt(self) -> None:
+        from ..datasets import load_mnist
+
+        try:
+            images, labels = corrections.load_samples(self.data_dir)
+            mnist = load_mnist(download=False)
+            started = time.perf_counter()
+            self.net = corrections.adapt(self.original, images, labels, mnist.train_images, mnist.train_labels,
+                                         steps=self.adapt_steps)
+            self.adapt_status = {"state": "done", "adapted": True,
+                                 "message": f"adapted to {len(images)} corrections in {time.perf_counter() - started:.0f} s"}
+        except (ValueError, FileNotFoundError, OSError, FloatingPointError) as err:
+            self.adapt_status = {**self.adapt_status, "state": "error", "message": str(err)}
+        finally:
+            self._adapt_lock.release()
+
+    def reset(self) -> dict:
+        """Go back to the model as loaded."""
+        if self._adapt_lock.locked():
+            raise ValueError("adaptation is still running: wait for it to finish")
+        self.net = self.original
+        self.adapt_status = {"state": "idle", "message": "back to the original model", "adapted": False}
+        return self.adapt_status

@@ -1,0 +1,338 @@
+// chainrule drawing page: a pen pad whose strokes are sent to the server (WebSocket, falling back
+// to POST /api/predict) at most once per animation frame with at most one request in flight; each
+// answer is shown by every view in VIEWS. To add a view, write {init(), render(result)} and add it.
+"use strict";
+
+const pad = {
+  canvas: document.getElementById("pad"),
+  ctx: null,
+  strokes: [],   // finished and current strokes: arrays of [x, y] in pad units (0..1000 across)
+  drawing: null, // the stroke under the pointer, or null
+  pointerId: null,
+};
+const UNITS = 1000;        // stroke coordinates are stored independent of the canvas's pixel size
+const PEN = 0.028;         // pen width as a share of the pad's width
+
+const net = { socket: null, socketReady: false, inFlight: false, dirty: false, framePending: false, nextId: 1, sentAt: 0 };
+let lastResult = null;
+
+// ---- the pad: pointer events, high-DPI canvas, smooth strokes ---------------------------------
+function resizePad() {
+  const rect = pad.canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  pad.canvas.width = Math.max(1, Math.round(rect.width * ratio));
+  pad.canvas.height = Math.max(1, Math.round(rect.height * ratio));
+  pad.ctx = pad.canvas.getContext("2d");
+  redrawPad();
+}
+
+function padPoint(event) {
+  const rect = pad.canvas.getBoundingClientRect();
+  return [((event.clientX - rect.left) / rect.width) * UNITS, ((event.clientY - rect.top) / rect.height) * UNITS];
+}
+
+function onPointerDown(event) {
+  if (pad.drawing || (event.pointerType === "mouse" && event.button !== 0)) return;
+  event.preventDefault();
+  pad.canvas.setPointerCapture(event.pointerId);
+  pad.pointerId = event.pointerId;
+  pad.drawing = [padPoint(event)];
+  pad.strokes.push(pad.drawing);
+  strokesChanged();
+}
+
+function onPointerMove(event) {
+  if (!pad.drawing || event.pointerId !== pad.pointerId) return;
+  event.preventDefault();
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const e of events.length ? events : [event]) pad.drawing.push(padPoint(e));
+  strokesChanged();
+}
+
+function onPointerUp(event) {
+  if (!pad.drawing || event.pointerId !== pad.pointerId) return;
+  pad.drawing = null;
+  pad.pointerId = null;
+  strokesChanged();
+}
+
+function redrawPad() {
+  const { ctx, canvas } = pad;
+  if (!ctx) return;
+  const scale = canvas.width / UNITS;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#1d2230";
+  ctx.fillStyle = "#1d2230";
+  ctx.lineWidth = PEN * canvas.width;
+  for (const stroke of pad.strokes) drawStroke(ctx, stroke, scale);
+}
+
+// Quadratic curves through the midpoints of successive points: smooth, and still through the ink.
+function drawStroke(ctx, stroke, scale) {
+  const p = stroke.map(([x, y]) => [x * scale, y * scale]);
+  if (p.length === 1) {
+    ctx.beginPath();
+    ctx.arc(p[0][0], p[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    return;
+  }
+  ctx.beginPath();
+  ctx.moveTo(p[0][0], p[0][1]);
+  for (let i = 1; i < p.length - 1; i++) {
+    ctx.quadraticCurveTo(p[i][0], p[i][1], (p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2);
+  }
+  ctx.lineTo(p[p.length - 1][0], p[p.length - 1][1]);
+  ctx.stroke();
+}
+
+function undo() {
+  if (pad.drawing) return;
+  pad.strokes.pop();
+  strokesChanged();
+}
+
+function clearPad() {
+  pad.strokes = [];
+  pad.drawing = null;
+  strokesChanged();
+}
+
+function strokesChanged() {
+  document.getElementById("hint").classList.toggle("hidden", pad.strokes.length > 0);
+  net.dirty = true;
+  scheduleFrame();
+}
+
+// ---- talking to the server ----------------------------------------------------------------------
+function scheduleFrame() {
+  if (net.framePending) return;
+  net.framePending = true;
+  requestAnimationFrame(frame);
+}
+
+// One animation frame: repaint the pad, and send the strokes if they changed and nothing is in flight.
+function frame() {
+  net.framePending = false;
+  redrawPad();
+  if (!net.dirty || net.inFlight) return;
+  net.dirty = false;
+  if (pad.strokes.length === 0) {
+    showResult(null);
+    return;
+  }
+  net.inFlight = true;
+  net.sentAt = performance.now();
+  const message = { id: net.nextId++, strokes: pad.strokes.map(roundStroke) };
+  if (net.socketReady) {
+    net.socket.send(JSON.stringify(message));
+  } else {
+    postJSON("/api/predict", message).then(received, failed);
+  }
+}
+
+function roundStroke(stroke) {
+  return stroke.map(([x, y]) => [Math.round(x * 10) / 10, Math.round(y * 10) / 10]);
+}
+
+function received(result) {
+  net.inFlight = false;
+  if (result.error) {
+    setStatus(result.error);
+  } else if (pad.strokes.length > 0) {
+    result.roundTrip = performance.now() - net.sentAt;
+    showResult(result);
+  }
+  if (net.dirty) scheduleFrame();
+}
+
+function failed(error) {
+  net.inFlight = false;
+  setStatus(`server not reachable (${error.message || error}); is chainrule draw still running?`);
+}
+
+function connectSocket() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.onopen = () => { net.socket = socket; net.socketReady = true; };
+  socket.onmessage = (event) => received(JSON.parse(event.data));
+  socket.onclose = () => {
+    const wasInFlight = net.socketReady && net.inFlight;
+    net.socketReady = false;
+    if (wasInFlight) { net.inFlight = false; net.dirty = true; scheduleFrame(); }
+    setTimeout(connectSocket, 2000);
+  };
+}
+
+async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}),
+  });
+  const data = await response.json();
+  if (!response.ok && !data.error) data.error = `${response.status} ${response.statusText}`;
+  return data;
+}
+
+// ---- views: each shows one part of a result (null = nothing drawn) ------------------------------
+function showResult(result) {
+  lastResult = result && !result.empty ? result : null;
+  for (const view of VIEWS) view.render(lastResult);
+}
+
+const verdictView = {
+  init() {},
+  render(result) {
+    document.getElementById("prediction").textContent = result ? String(result.digit) : "";
+    document.getElementById("confidence").textContent =
+      result ? `${(100 * result.confidence).toFixed(1)}% sure` : "draw a digit";
+    document.getElementById("latency").textContent =
+      result ? `server ${result.ms.toFixed(1)} ms · round trip ${result.roundTrip.toFixed(0)} ms` : "";
+  },
+};
+
+const barsView = {
+  init() {
+    const list = document.getElementById("bars");
+    for (let k = 0; k < 10; k++) {
+      const item = document.createElement("li");
+      item.innerHTML = `<span class="label">${k}</span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
+      item.dataset.testid = `bar-${k}`;
+      list.appendChild(item);
+    }
+  },
+  render(result) {
+    const items = document.getElementById("bars").children;
+    for (let k = 0; k < 10; k++) {
+      const p = result ? result.probabilities[k] : 0;
+      items[k].querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
+      items[k].querySelector(".value").textContent = result ? `${(100 * p).toFixed(1)}%` : "";
+      items[k].classList.toggle("best", !!result && k === result.digit);
+    }
+  },
+};
+
+const inputView = {
+  init() {},
+  render(result) {
+    paintPixels("input28", result, (i) => {
+      const v = result.image[i];
+      return [v, v, v];
+    });
+    // Saliency over the faint input: red where the gradient is positive, blue where negative.
+    paintPixels("saliency", result, (i) => {
+      const s = result.saliency[i], base = result.image[i] * 0.25;
+      const a = Math.min(1, Math.abs(s) * 1.5);
+      return s >= 0 ? [base + (255 - base) * a, base * (1 - a), base * (1 - a)]
+                    : [base * (1 - a), base * (1 - a) + 90 * a, base + (255 - base) * a];
+    });
+  },
+};
+
+function paintPixels(id, result, color) {
+  const canvas = document.getElementById(id);
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const [r, g, b] = result ? color(i) : [0, 0, 0];
+    image.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+const teachView = {
+  init() {
+    const labels = document.getElementById("labels");
+    for (let k = 0; k < 10; k++) {
+      const button = document.createElement("button");
+      button.textContent = String(k);
+      button.dataset.testid = `label-${k}`;
+      button.title = `Save this drawing as a ${k}`;
+      button.addEventListener("click", () => correct(k));
+      labels.appendChild(button);
+    }
+    document.getElementById("adapt").addEventListener("click", adapt);
+    document.getElementById("reset").addEventListener("click", resetModel);
+  },
+  render(result) {
+    for (const button of document.getElementById("labels").children) button.disabled = !result;
+  },
+};
+
+const VIEWS = [verdictView, barsView, inputView, teachView];
+
+// ---- teaching: corrections and adaptation ---------------------------------------------------------
+async function correct(label) {
+  if (pad.strokes.length === 0) return;
+  const answer = await postJSON("/api/correct", { strokes: pad.strokes.map(roundStroke), label });
+  if (answer.error) return setStatus(answer.error);
+  setStatus(`Saved as a ${label}. ${answer.corrections} correction${answer.corrections === 1 ? "" : "s"} so far.`);
+  clearPad();
+}
+
+async function adapt() {
+  const answer = await postJSON("/api/adapt");
+  if (answer.error) return setStatus(answer.error);
+  showAdaptStatus(answer);
+  pollAdapt();
+}
+
+async function pollAdapt() {
+  const info = await (await fetch("/api/info")).json();
+  showAdaptStatus(info.adapt);
+  if (info.adapt.state === "running") setTimeout(pollAdapt, 1000);
+  else { net.dirty = true; scheduleFrame(); showModel(info); }
+}
+
+async function resetModel() {
+  const answer = await postJSON("/api/reset");
+  if (answer.error) return setStatus(answer.error);
+  showAdaptStatus(answer);
+  net.dirty = true;
+  scheduleFrame();
+  showModel(await (await fetch("/api/info")).json());
+}
+
+function showAdaptStatus(status) {
+  document.getElementById("adapt").disabled = status.state === "running";
+  setStatus(status.message);
+}
+
+function showModel(info) {
+  const kind = info.adapt.adapted ? "adapted copy" : "model";
+  document.getElementById("model-info").textContent =
+    `${kind} ${info.layers.join("–")} · ${info.corrections} saved correction${info.corrections === 1 ? "" : "s"}`;
+}
+
+function setStatus(text) {
+  document.getElementById("teach-status").textContent = text || "";
+}
+
+// ---- start ----------------------------------------------------------------------------------------
+function onKey(event) {
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undo();
+  } else if (["Escape", "Delete", "Backspace"].includes(event.key) && !event.target.closest("input, textarea")) {
+    event.preventDefault();
+    clearPad();
+  }
+}
+
+function start() {
+  for (const view of VIEWS) view.init();
+  showResult(null);
+  pad.canvas.addEventListener("pointerdown", onPointerDown);
+  pad.canvas.addEventListener("pointermove", onPointerMove);
+  pad.canvas.addEventListener("pointerup", onPointerUp);
+  pad.canvas.addEventListener("pointercancel", onPointerUp);
+  document.getElementById("undo").addEventListener("click", undo);
+  document.getElementById("clear").addEventListener("click", clearPad);
+  document.addEventListener("keydown", onKey);
+  new ResizeObserver(resizePad).observe(pad.canvas);
+  resizePad();
+  connectSocket();
+  fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); });
+}
+
+start();
