@@ -50,18 +50,25 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
     return value, time.perf_counter() - t0
 
 
+def _pixels(images: np.ndarray) -> np.ndarray:
+    """Images (m, 28, 28) as rows of 784 values in [0, 1], the classical models' input."""
+    return images.reshape(len(images), -1).astype(np.float32) / 255
+
+
 def evaluate_sklearn(name: str, model, subset: int | None, splits) -> dict:
-    X, y = splits.train[0][:subset], splits.train[1][:subset]
-    flat = lambda images: images.reshape(len(images), -1).astype(np.float32) / 255
+    """Fit a scikit-learn model on the training split (or its first ``subset`` images); time it."""
+    X, y = _pixels(splits.train[0][:subset]), splits.train[1][:subset]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lbfgs/liblinear stopping at max_iter is the setting, not a fault
-        _, train_seconds = _timed(lambda: model.fit(flat(X), y))
-    predicted, predict_seconds = _timed(lambda: model.predict(flat(splits.test[0])))
+        _, train_seconds = _timed(lambda: model.fit(X, y))
+    test_pixels = _pixels(splits.test[0])
+    predicted, predict_seconds = _timed(lambda: model.predict(test_pixels))
     return _row(name, "scikit-learn", len(X), float(np.mean(predicted != splits.test[1])), train_seconds,
                 predict_seconds / len(splits.test[0]))
 
 
 def evaluate_chainrule(hidden: list[int], epochs: int, splits, seed: int) -> dict:
+    """Train a ReLU network of the given hidden sizes on the raw images; time it."""
     net = mlp([784, *hidden, 10], hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
               seed=seed, input_scaling=MNIST_SCALING)
     _, train_seconds = _timed(lambda: fit(net, *splits.train, epochs=epochs, batch_size=64, optimizer="momentum",
