@@ -88,7 +88,7 @@ class Adam(Optimizer):
         s *= self.beta2
         s += (1 - self.beta2) * g * g
         step = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        p -= step * m / (np.sqrt(s) + self.eps)
+        p -= step * m / (np.sqrt(s) + self.eps * math.sqrt(1 - self.beta2**t))  # = eta m_hat / (sqrt(s_hat) + eps)
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> Optimizer:
