@@ -64,3 +64,21 @@ def artifacts() -> Path:
     """A folder for screenshots and other files a test keeps for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def digit_model(mnist):
+    """The bundled digit model (raw uint8 (m, 28, 28) in, softmax out) or, while it does not exist,
+    a small 784-100-10 ReLU network trained here on 12,000 MNIST digits in a few seconds."""
+    import numpy as np
+
+    import chainrule
+    from chainrule.models import default_model_path
+
+    if default_model_path().is_file():
+        return chainrule.load()
+    X, Y = mnist.train_images[:12000], mnist.train_labels[:12000].astype(np.intp)
+    net = chainrule.mlp([784, 100, 10], hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
+                        input_scaling=(float(X.mean()), 1.0 / float(X.std()), (28, 28)))
+    chainrule.fit(net, X, Y, epochs=3, batch_size=64, optimizer="nesterov", lr=0.05, momentum=0.9, progress=False)
+    return net
