@@ -1,0 +1,148 @@
+"""fit: it learns, shuffles, follows its schedule, is reproducible from the seed, keeps float32,
+and stops with a clear DivergedError when the loss blows up."""
+
+import math
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.training import DivergedError, schedule_factor
+
+
+def blobs(m=120, seed=0):
+    """Three Gaussian blobs in the plane, labels 0, 1, 2."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0]])
+    y = rng.integers(0, 3, m)
+    return centres[y] + 0.5 * rng.standard_normal((m, 2)), y
+
+
+def classifier(dtype=np.float64, seed=0):
+    return chainrule.mlp([2, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=seed)
+
+
+def test_fit_learns_and_records_one_row_per_epoch():
+    X, y = blobs()
+    Xv, yv = blobs(60, seed=1)
+    net = classifier()
+    history = chainrule.fit(net, X, y, epochs=15, batch_size=16, lr=0.5, validation_data=(Xv, yv), progress=False)
+    assert history.epoch == list(range(1, 16))
+    assert len(history.loss) == len(history.accuracy) == len(history.val_loss) == len(history.val_accuracy) == 15
+    assert history.loss[-1] < 0.5 * history.loss[0]
+    assert history.val_accuracy[-1] > 0.9
+    assert chainrule.accuracy(net, Xv, yv) == history.val_accuracy[-1]
+    assert history.val_loss[-1] == pytest.approx(net.loss_value(Xv, yv))
+
+
+def test_each_epoch_visits_every_row_once_in_a_new_order():
+    X = np.arange(10.0)[:, None]
+    seen = []
+
+    def record(batch, rng):
+        seen.append(batch[:, 0].copy())
+        return batch
+
+    net = chainrule.mlp([1, 1], output="identity", loss="half_squared_error")
+    chainrule.fit(net, X, X, epochs=2, batch_size=3, lr=0.01, augment=record, progress=False)
+    assert [len(b) for b in seen] == [3, 3, 3, 1, 3, 3, 3, 1]
+    first, second = np.concatenate(seen[:4]), np.concatenate(seen[4:])
+    np.testing.assert_array_equal(np.sort(first), X[:, 0])
+    np.testing.assert_array_equal(np.sort(second), X[:, 0])
+    assert not np.array_equal(first, second) and not np.array_equal(first, X[:, 0])
+
+
+def test_fit_is_reproducible_from_the_seed():
+    X, y = blobs()
+
+    def run(seed):
+        net = classifier()
+        history = chainrule.fit(net, X, y, epochs=3, batch_size=10, optimizer="adam", lr=0.01, seed=seed, progress=False)
+        return history.loss, [p.copy() for p in net.params()]
+
+    (loss_a, params_a), (loss_b, params_b), (loss_c, params_c) = run(5), run(5), run(6)
+    assert loss_a == loss_b
+    for a, b in zip(params_a, params_b):
+        np.testing.assert_array_equal(a, b)
+    assert loss_a != loss_c
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+def test_float32_stays_float32(optimizer):
+    X, y = blobs()
+    net = classifier(np.float32)
+    chainrule.fit(net, X.astype(np.float32), y, epochs=2, batch_size=16, optimizer=optimizer, lr=0.01,
+                  weight_decay=1e-4, progress=False)
+    assert all(p.dtype == np.float32 for p in net.params())
+    assert net.forward(X).dtype == np.float32
+
+
+def test_a_diverging_run_raises_diverged_error_with_a_hint():
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((32, 4)) * 10, rng.standard_normal((32, 1)) * 10
+    net = chainrule.mlp([4, 16, 16, 1], hidden="relu", output="identity", loss="squared_error")
+    hint = r"the loss became (nan|inf) at epoch \d+, step \d+ with learning rate 1e\+06: lower the learning rate \(for example to 100000\)"
+    with np.errstate(all="ignore"), pytest.raises(DivergedError, match=hint):
+        chainrule.fit(net, X, Y, epochs=50, batch_size=32, lr=1e6, progress=False)
+
+
+def test_schedule_factors():
+    assert schedule_factor("constant", 0.7, 10, 7) == 1
+    assert schedule_factor("cosine", 0.0, 10, 0) == 1
+    assert schedule_factor("cosine", 0.5, 10, 5) == pytest.approx(0.5)
+    assert schedule_factor("cosine", 1.0, 10, 9) == pytest.approx(0.0)
+    assert [schedule_factor("step", 0, 9, e) for e in range(9)] == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        schedule_factor("linear", 0, 1, 0)
+
+
+def test_history_records_the_cosine_learning_rate():
+    X, y = blobs(40)
+    history = chainrule.fit(classifier(), X, y, epochs=4, batch_size=40, lr=0.2, schedule="cosine", progress=False)
+    # one step per epoch: epoch e uses eta_0 (1 + cos(pi e / 4)) / 2
+    assert history.lr == pytest.approx([0.2 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+
+
+def test_keep_best_restores_the_epoch_with_the_lowest_validation_loss():
+    X, y = blobs()
+    Xv, yv = blobs(60, seed=1)
+    snapshots = {}
+
+    def remember(epoch, history, net):
+        snapshots[epoch] = [p.copy() for p in net.params()]
+
+    net = classifier()
+    history = chainrule.fit(net, X, y, epochs=6, batch_size=8, lr=2.0, validation_data=(Xv, yv), keep_best=True,
+                            callback=remember, progress=False)
+    best = int(np.argmin(history.val_loss)) + 1
+    assert history.best_epoch == best
+    for p, saved in zip(net.params(), snapshots[best]):
+        np.testing.assert_array_equal(p, saved)
+
+
+def test_a_callback_returning_true_stops_training():
+    X, y = blobs(40)
+    history = chainrule.fit(classifier(), X, y, epochs=10, lr=0.1, callback=lambda e, h, n: e == 3, progress=False)
+    assert history.epoch == [1, 2, 3] and history.stopped_early == "callback"
+
+
+def test_progress_bar_can_be_turned_off(capsys):
+    X, y = blobs(40)
+    chainrule.fit(classifier(), X, y, epochs=2, progress=False)
+    assert capsys.readouterr() == ("", "")
+    chainrule.fit(classifier(), X, y, epochs=2, progress=True)
+    assert "epoch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+    ({"batch_size": 2.5}, "batch_size must be a positive integer, got 2.5"),
+    ({"lr": -1.0}, "learning rate must be a positive finite number"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+    ({"schedule": "linear"}, "unknown schedule 'linear'"),
+    ({"validation_data": (np.zeros((3, 5)), np.zeros(3, int))}, r"X must have shape \(m, 2\), got \(3, 5\)"),
+])
+def test_fit_rejects_bad_arguments(kwargs, match):
+    X, y = blobs(20)
+    with pytest.raises(ValueError, match=match):
+        chainrule.fit(classifier(), X, y, progress=False, **kwargs)
