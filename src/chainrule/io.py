@@ -64,7 +64,10 @@ def load(path: str | os.PathLike | None = None) -> Network:
         raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chainrule model file (format {meta.get('format')!r})")
-    net = Network(_layers(meta, arrays, path), meta["loss"])
+    try:
+        net = Network(_layers(meta, arrays, path), meta["loss"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a chainrule model file (missing or malformed field {err})") from None
     net.metadata = meta.get("metadata", {})
     return net
 
