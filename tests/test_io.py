@@ -1,0 +1,116 @@
+"""save/load: a round trip keeps every layer, array, dtype and the metadata; damaged or foreign
+files give a one-line error; writes are atomic."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.io import atomic_write
+
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("net", [
+    chainrule.mlp([4, 6, 3], hidden="tanh", output="softmax", loss="cross_entropy", dtype=np.float32),
+    chainrule.mlp([4, 5, 5, 1], hidden="leaky_relu", output="identity", loss="half_squared_error", dropout=0.2),
+    chainrule.mlp([4, 3, 2], output="sigmoid", loss="binary_cross_entropy", input_scaling=(127.5, 1 / 127.5, (2, 2))),
+], ids=["float32-softmax", "leaky-dropout", "standardize"])
+def test_round_trip_keeps_architecture_arrays_dtype_and_metadata(tmp_path, net):
+    for dense in net.dense:
+        dense.b[:] = rng.standard_normal(dense.b.shape)
+    path = tmp_path / "model.npz"
+    net.save(path, metadata={"note": "test", "accuracy": 0.5})
+    loaded = chainrule.load(path)
+    assert repr(loaded) == repr(net)
+    assert loaded.config() == net.config() and loaded.dtype == net.dtype
+    assert loaded.metadata == {"note": "test", "accuracy": 0.5}
+    for a, b in zip(loaded.params(), net.params()):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    X = rng.integers(0, 256, (5, *net.input_shape)).astype(np.uint8)
+    np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
+
+
+def test_leaky_relu_slope_survives_the_round_trip(tmp_path):
+    net = chainrule.Network([chainrule.Dense(np.eye(2), np.zeros(2)), chainrule.ActivationLayer(chainrule.activations.LeakyReLU(0.3))])
+    chainrule.save(net, tmp_path / "m.npz")
+    assert chainrule.load(tmp_path / "m.npz").layers[1].activation.slope == 0.3
+
+
+def test_the_file_is_an_npz_readable_without_pickle(tmp_path):
+    chainrule.mlp([3, 2]).save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert sorted(data.files) == ["W0", "b0", "meta"]
+        meta = json.loads(str(data["meta"]))
+    assert meta["format"] == "chainrule-network" and meta["loss"] == "squared_error"
+
+
+def test_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file at"):
+        chainrule.load(tmp_path / "absent.npz")
+
+
+@pytest.mark.parametrize("content", [b"not a zip file at all", b"PK\x03\x04truncated"])
+def test_corrupt_file_is_a_value_error(tmp_path, content):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"bad.npz is not a chainrule model file"):
+        chainrule.load(path)
+
+
+def test_truncated_model_is_a_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    chainrule.mlp([30, 20, 10]).save(path)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(ValueError, match="is not a chainrule model file"):
+        chainrule.load(path)
+
+
+def test_foreign_npz_and_pickled_arrays_are_refused(tmp_path):
+    np.savez(tmp_path / "plain.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="is not a chainrule model file"):
+        chainrule.load(tmp_path / "plain.npz")
+    np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": "chainrule-network"}], dtype=object))
+    with pytest.raises(ValueError, match="is not a chainrule model file"):
+        chainrule.load(tmp_path / "pickled.npz")
+
+
+def test_arrays_that_do_not_match_the_architecture_are_a_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    chainrule.mlp([3, 4, 2]).save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["W1"] = np.zeros((2, 5))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"arrays of dense layer 1 do not match its architecture \(2, 4\)"):
+        chainrule.load(path)
+
+
+def test_a_model_file_missing_architecture_fields_is_a_value_error(tmp_path):
+    path = tmp_path / "m.npz"
+    np.savez(path, meta=np.array(json.dumps({"format": "chainrule-network", "version": 1})), W0=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="is not a chainrule model file"):
+        chainrule.load(path)
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "m.npz"
+    chainrule.mlp([3, 2]).save(path)
+    before = path.read_bytes()
+
+    def failing(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(path, failing)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]  # no temporary file left behind
+
+
+def test_save_creates_missing_folders(tmp_path):
+    chainrule.save(chainrule.mlp([2, 2]), tmp_path / "a" / "b" / "m.npz")
+    assert chainrule.load(tmp_path / "a" / "b" / "m.npz").n_outputs == 2
