@@ -30,7 +30,7 @@ BOX = 20
 CENTRE = 14.0  # MNIST's mean centre of mass, in index coordinates (pixel i spans [i - 0.5, i + 0.5])
 WORK = 4  # digit_from_image normalises stroke width at WORK x the output resolution
 STROKE_WIDTH = 2.4  # MNIST's median stroke width (ink area / skeleton length), in output pixels
-PEN_WIDTH = 2.2  # the width of the pen that rasterises drawn strokes, in output pixels
+PEN_WIDTH = 2.4  # the width of the pen that rasterises drawn strokes, in output pixels
 MAX_POINTS = 20_000
 
 

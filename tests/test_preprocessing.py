@@ -1,0 +1,171 @@
+"""chainrule.preprocessing: any drawing -> the MNIST convention, invariant to where, how large and
+how thick the digit is drawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainrule import preprocessing as P
+
+
+def enlarge(digit: np.ndarray, factor: int) -> np.ndarray:
+    """A 28x28 digit drawn large: every pixel becomes a factor x factor block (ink in [0, 1])."""
+    return np.kron(digit / 255.0, np.ones((factor, factor)))
+
+
+def on_canvas(ink: np.ndarray, shape: tuple[int, int], at: tuple[int, int], paper: bool = True) -> np.ndarray:
+    """``ink`` placed at ``at`` on a canvas; dark ink on light paper (uint8) or white on black (float)."""
+    canvas = np.zeros(shape)
+    canvas[at[0]:at[0] + ink.shape[0], at[1]:at[1] + ink.shape[1]] = ink
+    return np.rint(255 - 230 * canvas).astype(np.uint8) if paper else canvas
+
+
+def centre_of_mass(image: np.ndarray) -> np.ndarray:
+    rows, cols = np.mgrid[:28, :28]
+    return np.array([(image * rows).sum(), (image * cols).sum()]) / image.sum()
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist.test_images[:40], mnist.test_labels[:40]
+
+
+# ---- the MNIST convention ------------------------------------------------------------------------
+def test_output_follows_the_mnist_convention(digits):
+    for digit in digits[0][:20]:
+        out = P.digit_from_image(on_canvas(enlarge(digit, 6), (300, 400), (40, 90)))
+        assert out.shape == (28, 28) and out.dtype == np.uint8
+        rows, cols = np.nonzero(out > 0.3 * 255)
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 in (19, 20, 21)
+        assert np.abs(centre_of_mass(out.astype(float)) - P.CENTRE).max() <= 0.5
+        assert out.max() == 255 and out[0].max() == 0  # white ink on black, background at the border
+
+
+def test_mnist_digits_pass_through_unchanged(digits):
+    """An MNIST digit already follows the convention: preprocessing it again changes almost nothing."""
+    out = np.array([P.digit_from_image(d) for d in digits[0]]).astype(int)
+    assert np.abs(out - digits[0]).mean() < 0.15 * digits[0].mean()
+
+
+def test_blank_images_give_zeros():
+    for blank in (np.zeros((5, 7)), np.full((40, 40), 200, np.uint8), np.ones((1, 1), bool)):
+        assert not P.digit_from_image(blank).any()
+
+
+@pytest.mark.parametrize("bad", [np.zeros(5), np.zeros((0, 4)), np.zeros((4, 4, 2)), np.array([["a"]]),
+                                 np.full((3, 3), np.nan)])
+def test_bad_images_are_rejected_with_a_message(bad):
+    with pytest.raises(ValueError, match="gray"):
+        P.digit_from_image(bad)
+
+
+# ---- invariances -------------------------------------------------------------------------------
+def test_polarity_and_dtype_do_not_matter(digits):
+    digit = digits[0][3]
+    dark_on_light = on_canvas(enlarge(digit, 5), (200, 220), (20, 30))
+    light_on_dark = (255 - dark_on_light).astype(np.float32) / 255
+    rgb = np.repeat(dark_on_light[..., None], 3, axis=2)
+    expected = P.digit_from_image(dark_on_light)
+    assert np.abs(P.digit_from_image(light_on_dark).astype(int) - expected).max() <= 1
+    assert np.abs(P.digit_from_image(rgb).astype(int) - expected).max() <= 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(top=st.integers(0, 150), left=st.integers(0, 250), k=st.integers(0, 39))
+def test_translation_invariance(digits, top, left, k):
+    ink = enlarge(digits[0][k], 5)
+    reference = P.digit_from_image(on_canvas(ink, (300, 400), (0, 0)))
+    moved = P.digit_from_image(on_canvas(ink, (300, 400), (top, left)))
+    assert np.array_equal(reference, moved)
+
+
+@pytest.mark.parametrize("factor", [3, 7, 12])
+def test_scale_invariance(digits, factor):
+    """The same digit drawn 3x, 7x or 12x the size of the reference (5x) gives nearly the same input."""
+    for digit in digits[0][:10]:
+        reference = P.digit_from_image(on_canvas(enlarge(digit, 5), (200, 200), (30, 30))).astype(int)
+        scaled = P.digit_from_image(on_canvas(enlarge(digit, factor), (28 * factor + 60,) * 2, (30, 30))).astype(int)
+        assert np.abs(scaled - reference).mean() < 0.1 * reference.mean()
+
+
+@pytest.mark.parametrize("steps", [-2, 5, 9])
+def test_stroke_width_is_normalised(digits, digit_model, steps):
+    """Strokes eroded by 2 or dilated by 5 or 9 pixels (of 8 per MNIST pixel: up to 2 MNIST pixels
+    thicker) come out within a third of the original width, and are recognised as the original is."""
+    images, labels = digits
+    op = np.maximum if steps > 0 else np.minimum
+    plain = np.array([P.digit_from_image(enlarge(d, 8)) for d in images])
+    changed = np.array([P.digit_from_image(P._morph(enlarge(d, 8), abs(steps), op)) for d in images])
+    ratio = np.median([P.stroke_width(c / 255) / P.stroke_width(p / 255) for c, p in zip(changed, plain)])
+    assert 0.75 < ratio < 1.33
+    assert (digit_model.predict(changed) == labels).mean() >= (digit_model.predict(plain) == labels).mean() - 0.05
+
+
+def test_mnist_redrawn_on_a_large_canvas_is_recognised_as_well(mnist, digit_model):
+    """1000 MNIST test digits drawn 4x larger, dark on light, at varying places on a larger canvas,
+    put back through digit_from_image: recognised at most 2 points less often than the originals."""
+    rng = np.random.default_rng(0)
+    images, labels = mnist.test_images[:1000], mnist.test_labels[:1000]
+    redrawn = np.array([P.digit_from_image(on_canvas(enlarge(d, 4), (150, 170), tuple(rng.integers(0, 30, 2))))
+                        for d in images])
+    original = (digit_model.predict(images) == labels).mean()
+    assert (digit_model.predict(redrawn) == labels).mean() >= original - 0.02
+
+
+# ---- strokes -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def strokes(digits):
+    return [P.skeleton_strokes(P.skeletonize(d > 100)) for d in digits[0]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(0, 39), scale=st.floats(0.2, 50), dx=st.floats(-1000, 1000), dy=st.floats(-1000, 1000))
+def test_strokes_are_invariant_to_size_and_position(strokes, k, scale, dx, dy):
+    reference = P.digit_from_strokes(strokes[k])
+    moved = P.digit_from_strokes([p * scale + [dx, dy] for p in strokes[k]])
+    assert np.abs(moved.astype(int) - reference).max() <= 2
+
+
+def test_strokes_follow_the_convention_and_are_recognised(strokes, digits, digit_model):
+    images = np.array([P.digit_from_strokes([p * 9 for p in s]) for s in strokes])
+    for image in images:
+        assert np.abs(centre_of_mass(image.astype(float)) - P.CENTRE).max() <= 0.25
+        rows, cols = np.nonzero(image > 0.3 * 255)
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 in (19, 20, 21)
+    assert (digit_model.predict(images) == digits[1]).mean() >= 0.85
+
+
+def test_a_single_point_and_no_strokes():
+    dot = P.digit_from_strokes([[[5.0, 5.0]]])
+    assert dot.any() and np.abs(centre_of_mass(dot.astype(float)) - P.CENTRE).max() <= 0.25
+    assert not P.digit_from_strokes([]).any() and not P.digit_from_strokes([[], []]).any()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("abc", "list of strokes"), ([[["x", 1]]], "stroke 0"), ([[[1, 2]], [[1]]], "stroke 1"),
+    ([[[1, float("nan")]]], "NaN"), ([[[0, 0]] * (P.MAX_POINTS + 1)], "too many"), ([[1, 2, 3]], "stroke 0"),
+])
+def test_bad_strokes_are_rejected_with_a_message(bad, message):
+    with pytest.raises(ValueError, match=message):
+        P.digit_from_strokes(bad)
+
+
+# ---- skeletons ----------------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 8), st.integers(1, 8)), min_size=1, max_size=4))
+def test_skeleton_is_thin_inside_the_shape_and_kept_by_the_strokes(rectangles):
+    shape = np.zeros((30, 30), bool)
+    for y, x, h, w in rectangles:
+        shape[y:y + h, x:x + w] = True
+    skeleton = P.skeletonize(shape)
+    assert skeleton.any() and not (skeleton & ~shape).any()
+    blocks = skeleton[:-1, :-1] & skeleton[1:, :-1] & skeleton[:-1, 1:] & skeleton[1:, 1:]
+    assert not blocks.any()  # one pixel wide: no 2x2 square left
+    paths = P.skeleton_strokes(skeleton)
+    visited = {(int(y), int(x)) for p in paths for x, y in p}
+    assert visited == {(int(y), int(x)) for y, x in zip(*np.nonzero(skeleton))}
+    for p in paths:  # each path moves to an 8-neighbour at every step
+        assert len(p) == 1 or np.abs(np.diff(p, axis=0)).max() <= 1
