@@ -64,6 +64,7 @@ def main(out: str | Path = ".", seed: int = 0, epochs: int = 300) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    Path(out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if out is unusable
     net, history = train(seed, epochs=epochs)
     gx, gy, rows = grid()
     truth = franke(gx, gy)

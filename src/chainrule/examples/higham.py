@@ -80,6 +80,7 @@ def main(out: str | Path = ".", seed: int = 0, iterations: int = 100_000) -> Non
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    Path(out).mkdir(parents=True, exist_ok=True)  # fail before training, not after, if out is unusable
     X, Y = data()
     net, steps, costs = train(seed, iterations)
     correct = int(np.sum(net.predict(X) == Y.argmax(axis=1)))

@@ -1,0 +1,99 @@
+"""The ``chainrule`` command: help, ``chainrule example NAME``, and one-line errors (exit status 2,
+no traceback) for bad arguments."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainrule.cli import VERBS, main
+from chainrule.examples import EXAMPLES
+
+CHAINRULE = Path(sys.executable).parent / "chainrule"
+
+
+def run(*argv):
+    command = [str(CHAINRULE)] if CHAINRULE.exists() else [sys.executable, "-m", "chainrule"]
+    return subprocess.run([*command, *argv], capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(stderr, prefix):
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(prefix), stderr
+
+
+def test_help_lists_every_verb():
+    done = run("--help")
+    assert done.returncode == 0
+    for verb in VERBS:
+        assert verb in done.stdout
+
+
+def test_no_verb_prints_the_help(capsys):
+    assert main([]) == 0
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("chainrule ")
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help(verb, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "--help"])
+    assert exit_.value.code == 0
+    assert f"chainrule {verb}" in capsys.readouterr().out
+
+
+def test_example_help_names_every_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["example", "--help"])
+    printed = capsys.readouterr().out
+    for name in EXAMPLES:
+        assert name in printed
+
+
+def test_example_mat1110_runs_as_a_command():
+    done = run("example", "mat1110", "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    assert "f before the step" in done.stdout and "f after the step" in done.stdout
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("argv, prefix", [
+    (["example", "nosuch"], "chainrule example: error: argument name: invalid choice: 'nosuch'"),
+    (["example", "mat1110", "--seed", "abc"], "chainrule example: error: argument --seed: invalid int value: 'abc'"),
+    (["example"], "chainrule example: error: the following arguments are required: name"),
+    (["nosuchverb"], "chainrule: error: argument COMMAND: invalid choice: 'nosuchverb'"),
+    (["example", "mat1110", "--bogus"], "chainrule: error: unrecognized arguments: --bogus"),
+])
+def test_bad_arguments_exit_2_with_one_error_line(argv, prefix, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, prefix)
+
+
+def test_an_error_inside_a_verb_is_one_line_and_exit_2(monkeypatch, capsys):
+    from chainrule.examples import mat1110
+
+    def broken(out, seed):
+        raise ValueError("seed must be small, got 99 (shape (1, 2))")
+
+    monkeypatch.setattr(mat1110, "main", broken)
+    assert main(["example", "mat1110", "--seed", "99"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "chainrule example: error: seed must be small, got 99 (shape (1, 2))\n"
+
+
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = run("example", "franke", "--out", str(blocker / "sub"))
+    assert done.returncode == 2
+    assert_one_line_error(done.stderr, "chainrule example: error:")
