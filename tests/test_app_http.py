@@ -1,0 +1,152 @@
+"""The drawing program's HTTP and WebSocket API: answers for good requests, a 4xx with a message
+for every kind of bad one, and several clients at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from chainrule import corrections  # noqa: E402
+from chainrule.app import create_app  # noqa: E402
+from chainrule.app.server import MAX_BODY  # noqa: E402
+from chainrule.preprocessing import skeleton_strokes, skeletonize  # noqa: E402
+
+
+@pytest.fixture()
+def client(digit_model, tmp_path):
+    with TestClient(create_app(net=digit_model, data_dir=tmp_path / "corrections", adapt_steps=20)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def drawn(mnist):
+    """Pen paths of the first 20 MNIST test digits (their skeletons, 10x the size), with labels."""
+    images, labels = mnist.test_images[:20], mnist.test_labels[:20]
+    return [[(p * 10).tolist() for p in skeleton_strokes(skeletonize(d > 100))] for d in images], labels
+
+
+def test_predict_strokes(client, drawn, digit_model):
+    hits = 0
+    for strokes, label in zip(*drawn):
+        r = client.post("/api/predict", json={"strokes": strokes})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["empty"] is False and 0 <= body["digit"] <= 9
+        assert abs(sum(body["probabilities"]) - 1) < 1e-3 and body["confidence"] == pytest.approx(max(body["probabilities"]), abs=1e-4)
+        assert len(body["image"]) == 784 and len(body["saliency"]) == 784
+        assert max(abs(s) for s in body["saliency"]) == pytest.approx(1.0)
+        hits += body["digit"] == label
+    assert hits >= 17
+
+
+def test_predict_image_agrees_with_the_network(client, mnist, digit_model):
+    digit = mnist.test_images[0]
+    body = client.post("/api/predict", json={"image": digit.tolist()}).json()
+    assert body["digit"] == int(digit_model.predict(digit[None])[0])
+    assert body["image"] == digit.ravel().tolist()
+
+
+def test_nothing_drawn_is_no_guess(client):
+    for strokes in ([], [[], []]):
+        body = client.post("/api/predict", json={"strokes": strokes}).json()
+        assert body["empty"] is True and body["digit"] is None
+
+
+@pytest.mark.parametrize("payload, status, message", [
+    (b"{not json", 400, "JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (b"{}", 400, "missing field 'strokes'"),
+    (b'{"strokes": "abc"}', 422, "list of strokes"),
+    (b'{"strokes": [[[1, "a"]]]}', 422, "stroke 0"),
+    (b'{"strokes": [[[1, NaN]]]}', 422, "NaN"),
+    (b'{"strokes": [[[1, 2, 3, 4]], [[5]]]}', 422, "stroke 1"),
+    (b'{"image": [[1, 2], [3, 4]]}', 400, "28x28"),
+    (b'{"image": "zz"}', 400, "28x28"),
+    (json.dumps({"image": [[300] * 28] * 28}).encode(), 400, "0..255"),
+    (b"\xff\xfe", 400, "JSON"),
+])
+def test_bad_predict_requests(client, payload, status, message):
+    r = client.post("/api/predict", content=payload, headers={"content-type": "application/json"})
+    assert r.status_code == status
+    assert message in r.json()["error"]
+
+
+def test_too_large_bodies_are_refused(client):
+    r = client.post("/api/predict", content=b" " * (MAX_BODY + 1))
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+    r = client.post("/api/predict", content=iter([b"[" * 600_000, b"1" * 600_000]))  # chunked, no length
+    assert r.status_code == 413
+
+
+def test_unknown_routes_and_methods(client):
+    assert client.get("/api/nothing").status_code == 404
+    r = client.get("/api/predict")
+    assert r.status_code == 405 and "error" in r.json()
+
+
+def test_page_and_static_files(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'data-testid="canvas"' in page.text
+    for name in ("app.js", "style.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+    assert client.get("/static/../server.py").status_code == 404
+
+
+def test_corrections_are_saved_and_adaptation_needs_them(client, drawn, tmp_path):
+    r = client.post("/api/adapt")
+    assert r.status_code == 422 and "no corrections" in r.json()["error"]
+    strokes, labels = drawn
+    for bad in ({"strokes": strokes[0]}, {"strokes": strokes[0], "label": 10}, {"strokes": strokes[0], "label": True},
+                {"strokes": [], "label": 3}):
+        assert client.post("/api/correct", json=bad).status_code in (400, 422)
+    r = client.post("/api/correct", json={"strokes": strokes[0], "label": int(labels[0])})
+    assert r.status_code == 200 and r.json()["corrections"] == 1
+    images, saved = corrections.load_samples(tmp_path / "corrections")
+    assert saved.tolist() == [labels[0]] and images.shape == (1, 28, 28)
+    assert client.get("/api/info").json()["corrections"] == 1
+
+
+def test_websocket_predicts_and_survives_bad_messages(client, drawn):
+    strokes, labels = drawn
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"id": 7, "strokes": strokes[1]}))
+        answer = ws.receive_json()
+        assert answer["id"] == 7 and answer["digit"] == labels[1]
+        for bad, message in (("nope", "invalid JSON"), ("[1]", "JSON object"), ('{"id": 8}', "strokes"),
+                             ('{"id": 9, "strokes": [[[1, "x"]]]}', "stroke 0"), ("x" * (MAX_BODY + 1), "too large")):
+            ws.send_text(bad)
+            assert message in ws.receive_json()["error"]
+        ws.send_text(json.dumps({"id": 10, "strokes": strokes[2]}))
+        assert ws.receive_json()["digit"] == labels[2]
+
+
+def test_several_clients_at_once(client, drawn):
+    strokes, labels = drawn
+
+    def ask(k):
+        return client.post("/api/predict", json={"strokes": strokes[k % 20]}).json()["digit"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(64)))
+    single = [ask(k) for k in range(20)]
+    assert answers == [single[k % 20] for k in range(64)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "70000"], "--port"),
+    (["--model", "/nonexistent/model.npz"], "no model file"),
+    (["--adapt-steps", "0"], "--adapt-steps"),
+])
+def test_draw_command_reports_bad_arguments_in_one_line(argv, message):
+    run = subprocess.run([sys.executable, "-m", "chainrule", "draw", "--no-browser", *argv],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.startswith("chainrule draw: error:") and message in run.stderr and "Traceback" not in run.stderr
