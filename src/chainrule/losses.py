@@ -37,6 +37,10 @@ class Loss:
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def value_and_gradient(self, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(C, dC/d output) at once, as a training step needs them; a loss may share work."""
+        return self.value(output, y), self.gradient(output, y)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -107,6 +111,24 @@ class CrossEntropy(Loss):
             a -= y
         a /= m
         return a
+
+    def value_and_gradient(self, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """One exponential serves both: with s = sum_j e^{z_j - max z}, log a = z - max z - log s
+        and a = e^{z - max z} / s (the same arithmetic as ``value`` and ``gradient``)."""
+        shifted = output - output.max(axis=1, keepdims=True)
+        a = np.exp(shifted)
+        s = a.sum(axis=1, keepdims=True)
+        a /= s
+        m = output.shape[0]
+        if y.ndim == 1:
+            rows = np.arange(m)
+            value = -float((shifted[rows, y] - np.log(s)[:, 0]).sum()) / m
+            a[rows, y] -= 1
+        else:
+            value = -float(np.vdot(y, shifted - np.log(s))) / m
+            a -= y
+        a /= m
+        return value, a
 
 
 class BinaryCrossEntropy(Loss):

@@ -109,10 +109,10 @@ class Network:
     def _loss_and_gradient(self, X, Y, training=False, rng=None) -> tuple[float, Gradients, np.ndarray]:
         """Unchecked: (C, gradients, the output the loss took) for checked X and Y."""
         out, caches = self._forward(X, self._loss_layers, training, rng)
-        Y = self._dense_targets(Y)
-        delta = self.loss.gradient(out, Y)  # dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
+        # delta = dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
+        loss, delta = self.loss.value_and_gradient(out, self._dense_targets(Y))
         grads, _ = self._backward(caches, delta, self._loss_layers, need_input_grad=False)
-        return self.loss.value(out, Y), grads, out
+        return loss, grads, out
 
     def input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None, Y: np.ndarray | None = None) -> np.ndarray:
         """d a^(L)_k / dx for each row x of X (k = ``output``: one index, one per row, or by default

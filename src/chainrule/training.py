@@ -111,6 +111,8 @@ def fit(
     steps_per_epoch = math.ceil(m / batch_size)
     total_steps = epochs * steps_per_epoch
     params = net.params()
+    mean_loss = net.loss.name in MEAN_LOSSES  # loss per batch = mean over its rows
+    classifier, threshold = net.is_classifier, 0.0 if net.loss.takes_logits else 0.5
     best = (math.inf, None)
     started = time.perf_counter()
     bar = _progress_bar(epochs, start_epoch, progress)
@@ -137,9 +139,9 @@ def fit(
                         f"{lr_t:g}: lower the learning rate (for example to {lr_t / 10:g})"
                     )
                 optimizer.step(params, [g for pair in grads for g in pair], lr_t)
-                loss_sum += loss * len(idx) if net.loss.name in MEAN_LOSSES else loss
-                if net.is_classifier:
-                    correct += _hits(out, yb, 0.0 if net.loss.takes_logits else 0.5)
+                loss_sum += loss * len(idx) if mean_loss else loss
+                if classifier:
+                    correct += _hits(out, yb, threshold)
                 step += 1
                 if time_budget and elapsed_fraction >= 1:
                     break
@@ -186,9 +188,9 @@ def _hits(out: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> int:
     """How many rows of the output pick the labelled class: the largest output, or for one unit,
     output >= threshold (0.5 for a probability, 0 for a logit)."""
     if out.shape[1] == 1:
-        return int(np.sum((out[:, 0] >= threshold) == (Y.reshape(len(Y), -1)[:, 0] >= 0.5)))
+        return int(np.count_nonzero((out[:, 0] >= threshold) == (Y.reshape(len(Y), -1)[:, 0] >= 0.5)))
     labels = Y if Y.ndim == 1 else Y.argmax(axis=1)
-    return int(np.sum(out.argmax(axis=1) == labels))
+    return int(np.count_nonzero(out.argmax(axis=1) == labels))
 
 
 def _postfix(history: History) -> dict:

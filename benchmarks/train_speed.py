@@ -1,0 +1,152 @@
+"""Training speed of chainrule's own ``fit`` against PyTorch eager, measured in the same run.
+
+For 784-128-10 and 784-800-10 (ReLU, softmax cross-entropy, batch 128, plain SGD, float32, the 60000
+MNIST training images) it prints seconds per epoch of ``chainrule.fit`` (progress bar off) and of a
+PyTorch eager loop on the CPU with 2 threads (nn.Linear/ReLU/Linear, F.cross_entropy, torch.optim.SGD,
+zero_grad(set_to_none=True), the same float32 data, batches indexed by the same random permutation),
+their ratio, chainrule's achieved GFLOP/s against NumPy's float32 matrix-multiply peak (measured here
+on a large product), the resident memory after each epoch (it must stay flat), and the median time
+of one single-image prediction. The last lines are ``ratio 784-128-10 R`` and ``ratio 784-800-10 R``
+with R = chainrule's epoch time / PyTorch's.
+
+    flock /tmp/chainrule-cpu.lock python benchmarks/train_speed.py [--epochs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+import chainrule
+from chainrule.datasets import load_mnist
+
+NETWORKS = ((784, 128, 10), (784, 800, 10))
+BATCH = 128
+LR = 0.1
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """NumPy's float32 matrix-multiply speed in GFLOP/s: the best of ``repeats`` n x n products."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.T.copy()
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def epoch_flops(sizes: tuple[int, ...], m: int) -> float:
+    """Multiply-add work of one epoch: per Dense layer 2 m n_in n_out for Z = X W^T, as much for
+    dW = delta^T X and for dX = delta W, except that the first layer needs no dX."""
+    pairs = [n_in * n_out for n_in, n_out in zip(sizes, sizes[1:])]
+    return 2.0 * m * (3 * sum(pairs) - pairs[0])
+
+
+def rss_mb() -> float:
+    """The process's resident memory now, in MB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def chainrule_trainer(sizes, X, Y):
+    """A function that runs one more epoch of chainrule.fit and returns (its seconds, RSS MB after)."""
+    net = chainrule.mlp(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32, seed=0)
+    history = chainrule.History()
+
+    def epoch() -> tuple[float, float]:
+        k = len(history.epoch)
+        chainrule.fit(net, X, Y, epochs=k + 1, start_epoch=k, history=history, batch_size=BATCH,
+                      optimizer="sgd", lr=LR, progress=False, seed=k)
+        return history.seconds[-1], rss_mb()
+
+    return epoch
+
+
+def torch_trainer(sizes, X, Y):
+    """A function that runs one more epoch of the same training in PyTorch eager mode on 2 CPU
+    threads and returns its seconds."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.ReLU(), nn.Linear(sizes[1], sizes[2]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y.astype(np.int64))
+    rng = np.random.default_rng(0)
+
+    def epoch() -> float:
+        t0 = time.perf_counter()
+        order = torch.from_numpy(rng.permutation(len(X)))
+        for start in range(0, len(X), BATCH):
+            idx = order[start:start + BATCH]
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(Xt[idx]), Yt[idx])
+            loss.backward()
+            optimizer.step()
+        return time.perf_counter() - t0
+
+    return epoch
+
+
+def single_image_latency(sizes, image: np.ndarray, repeats: int = 2000) -> float:
+    """Median seconds of net.predict on one raw uint8 image (the digit-model path)."""
+    net = chainrule.mlp(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
+                        input_scaling=(0.0, 1 / 255, (28, 28)))
+    x = image[None]
+    for _ in range(100):
+        net.predict(x)
+    return statistics.median(_timed(lambda: net.predict(x)) for _ in range(repeats))
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per framework and network (default 5)")
+    args = parser.parse_args()
+    data = load_mnist()
+    X = (data.train_images.reshape(len(data.train_images), -1) / np.float32(255)).astype(np.float32)
+    Y = data.train_labels
+    load = os.getloadavg()[0]
+    peaks = [matmul_peak()]
+    rows = []
+    for sizes in NETWORKS:
+        name = "-".join(map(str, sizes))
+        ours, theirs = chainrule_trainer(sizes, X, Y), torch_trainer(sizes, X, Y)
+        seconds, memory, torch_seconds = [], [], []
+        for _ in range(args.epochs):  # alternate, so that a change of load hits both alike
+            t, mb = ours()
+            seconds.append(t)
+            memory.append(mb)
+            torch_seconds.append(theirs())
+        print(f"{name}: chainrule epochs (s) {', '.join(f'{t:.2f}' for t in seconds)}; "
+              f"torch {', '.join(f'{t:.2f}' for t in torch_seconds)}")
+        print(f"{name}: memory after each chainrule epoch (RSS MB) {', '.join(f'{mb:.0f}' for mb in memory)}")
+        rows.append((name, sizes, statistics.median(seconds), statistics.median(torch_seconds)))
+    for sizes in NETWORKS[1:]:
+        latency = single_image_latency(sizes, data.test_images[0])
+        print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency * 1e6:.1f} us")
+    peaks.append(matmul_peak())
+    peak = max(peaks)
+    print(f"\nload average {load:.2f} -> {os.getloadavg()[0]:.2f}; numpy float32 matmul peak {peak:.0f} GFLOP/s "
+          f"(start {peaks[0]:.0f}, end {peaks[1]:.0f}); median of {args.epochs} epochs")
+    print(f"{'network':<12}{'chainrule s':>13}{'torch s':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}")
+    for name, sizes, t_ours, t_theirs in rows:
+        gflops = epoch_flops(sizes, len(X)) / t_ours / 1e9
+        print(f"{name:<12}{t_ours:>13.3f}{t_theirs:>10.3f}{t_ours / t_theirs:>8.2f}{gflops:>9.1f}{100 * gflops / peak:>7.0f}%")
+    for name, _, t_ours, t_theirs in rows:
+        print(f"ratio {name} {t_ours / t_theirs:.2f}")
+
+
+if __name__ == "__main__":
+    main()
