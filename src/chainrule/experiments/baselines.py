@@ -40,7 +40,7 @@ def sklearn_models(seed: int, rbf_subset: int) -> dict[str, tuple[object, int | 
         "logistic regression": (LogisticRegression(max_iter=100, C=1.0), None),
         "linear SVM": (LinearSVC(C=0.1, dual=False, random_state=seed), None),
         "RBF SVM": (SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed), rbf_subset),
-        "random forest (100 trees)": (RandomForestClassifier(n_estimators=100, n_jobs=2, random_state=seed), None),
+        "random forest (100 trees)": (RandomForestClassifier(n_estimators=100, random_state=seed), None),
     }
 
 
