@@ -153,9 +153,10 @@ def fit(
             if net.is_classifier:
                 history.accuracy.append(correct / seen)  # on the training batches as they were seen
             if validation_data is not None:
-                history.val_loss.append(net.loss.value(net._forward(Xv, net._loss_layers)[0], net._dense_targets(Yv)))
-                if net.is_classifier:
-                    history.val_accuracy.append(accuracy(net, Xv, Yv))
+                out = net._forward(Xv, net._loss_layers)[0]  # one pass serves the loss and the accuracy
+                history.val_loss.append(net.loss.value(out, net._dense_targets(Yv)))
+                if classifier:
+                    history.val_accuracy.append(_hits(out, Yv, threshold) / len(Xv))
                 if keep_best and history.val_loss[-1] < best[0]:
                     best = (history.val_loss[-1], [p.copy() for p in params])
                     history.best_epoch = epoch + 1
