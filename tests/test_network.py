@@ -198,3 +198,33 @@ def test_copy_is_independent():
     twin = net.copy()
     twin.dense[0].W += 1
     assert not np.allclose(twin.dense[0].W, net.dense[0].W)
+
+
+# ---- initialisation ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("init, variance", [
+    ("glorot_uniform", lambda n_in, n_out: 2 / (n_in + n_out)),  # U(-r, r) has variance r^2 / 3
+    ("glorot_normal", lambda n_in, n_out: 2 / (n_in + n_out)),
+    ("he_normal", lambda n_in, n_out: 2 / n_in),
+    ("he_uniform", lambda n_in, n_out: 2 / n_in),
+    ("normal", lambda n_in, n_out: 1.0),
+    ("uniform01", lambda n_in, n_out: 1 / 12),
+])
+def test_initializers_draw_weights_with_the_stated_variance_and_zero_biases(init, variance):
+    net = chainrule.mlp([300, 200], init=init, seed=1)
+    W = net.dense[0].W
+    assert W.var() == pytest.approx(variance(300, 200), rel=0.03)
+    np.testing.assert_array_equal(net.dense[0].b, 0)
+
+
+def test_default_initializer_is_he_for_relu_and_glorot_otherwise():
+    relu, tanh = chainrule.mlp([400, 400], hidden="relu", seed=0), chainrule.mlp([400, 400], hidden="tanh", seed=0)
+    assert relu.dense[0].W.var() == pytest.approx(2 / 400, rel=0.03)
+    assert tanh.dense[0].W.var() == pytest.approx(2 / 800, rel=0.03)
+
+
+def test_initialization_is_reproducible_from_the_seed():
+    a, b, c = (chainrule.mlp([5, 4, 3], seed=s) for s in (7, 7, 8))
+    for x, y in zip(a.params(), b.params()):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.dense[0].W, c.dense[0].W)
