@@ -1,0 +1,159 @@
+"""The drawing page in Debian's Chromium: digits drawn with mouse and touch along pen paths are
+recognised live; undo, clear, keyboard shortcuts and corrections work on a high-DPI desktop and a
+phone. Screenshots go to artifacts/."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+
+from chainrule import corrections  # noqa: E402
+from chainrule.app import create_app  # noqa: E402
+from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, place, running_server, settled_prediction  # noqa: E402
+from chainrule.preprocessing import digit_from_strokes  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = dict(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
+PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("corrections")
+
+
+@pytest.fixture(scope="module")
+def url(digit_model, data_dir):
+    with running_server(create_app(net=digit_model, data_dir=data_dir)) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def samples(mnist, digit_model):
+    """Ten MNIST test digits (pen paths, label) whose paths the model recognises when they are
+    rasterised in Python, so that a miss in the browser is the page's fault."""
+    chosen = []
+    for image, label in zip(mnist.test_images, mnist.test_labels):
+        paths = digit_paths(image)
+        if digit_model.predict(digit_from_strokes(paths)[None])[0] == label:
+            chosen.append((paths, str(label)))
+        if len(chosen) == 10:
+            return chosen
+
+
+def open_page(browser, url, device):
+    page = browser.new_page(**device)
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(url)
+    page.wait_for_function("net.socketReady")
+    page.errors = errors
+    return page
+
+
+def test_empty_page_asks_for_a_digit(browser, url, artifacts):
+    page = open_page(browser, url, DESKTOP)
+    assert page.get_by_test_id("prediction").text_content() == ""
+    assert page.get_by_test_id("confidence").text_content() == "draw a digit"
+    page.screenshot(path=artifacts / "draw-empty.png")
+    assert not page.errors
+    page.close()
+
+
+def test_high_dpi_desktop_recognises_drawn_digits(browser, url, samples, artifacts):
+    page = open_page(browser, url, DESKTOP)
+    canvas = page.get_by_test_id("canvas")
+    css_width = canvas.bounding_box()["width"]
+    assert page.evaluate("pad.canvas.width") == round(css_width * 2)  # drawn at device pixels
+    placements = [(0.5, (0.5, 0.5)), (0.3, (0.3, 0.3)), (0.8, (0.5, 0.5)), (0.4, (0.7, 0.65))]
+    hits = 0
+    for k, (paths, label) in enumerate(samples):
+        size, centre = placements[k % len(placements)]
+        draw_with_mouse(page, place(paths, canvas.bounding_box(), size, centre))
+        hits += settled_prediction(page) == label
+        if k < len(samples) - 1:
+            page.keyboard.press("Escape")
+            assert settled_prediction(page) == ""
+    page.screenshot(path=artifacts / "draw-desktop-hidpi.png", full_page=True)
+    assert hits >= 9
+    assert not page.errors
+    page.close()
+
+
+def test_phone_recognises_digits_drawn_by_touch(browser, url, samples, artifacts):
+    page = open_page(browser, url, PHONE)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390  # nothing sticks out sideways
+    canvas = page.get_by_test_id("canvas")
+    box = canvas.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] > 300
+    hits = 0
+    for paths, label in samples[:5]:
+        page.wait_for_timeout(400)  # a tap right after a touch stroke would read as a double tap
+        page.get_by_test_id("clear").tap()
+        assert settled_prediction(page) == ""
+        draw_with_touch(page, place(paths, canvas.bounding_box(), 0.6))
+        hits += settled_prediction(page) == label
+    assert page.evaluate("pad.canvas.width") == round(box["width"] * 3)
+    page.screenshot(path=artifacts / "draw-phone.png")
+    page.screenshot(path=artifacts / "draw-phone-full.png", full_page=True)
+    assert hits >= 4
+    assert not page.errors
+    page.close()
+
+
+def test_prediction_updates_while_the_pen_moves(browser, url, samples):
+    page = open_page(browser, url, DESKTOP)
+    paths, label = samples[0]
+    points = np.concatenate(place(paths, page.get_by_test_id("canvas").bounding_box()))
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:len(points) // 2]:
+        page.mouse.move(x, y)
+    assert settled_prediction(page) != ""  # a guess before the pen is lifted
+    for x, y in points[len(points) // 2:]:
+        page.mouse.move(x, y)
+    page.mouse.up()
+    assert page.evaluate("pad.strokes.length") == 1
+    page.close()
+
+
+def test_undo_clear_and_shortcuts(browser, url, samples):
+    page = open_page(browser, url, DESKTOP)
+    canvas = page.get_by_test_id("canvas")
+    paths, label = samples[1]
+    placed = place(paths, canvas.bounding_box())
+    draw_with_mouse(page, placed)
+    assert settled_prediction(page) == label
+    draw_with_mouse(page, [np.array([[x, y] for x, y in zip(np.linspace(placed[0][0][0] - 80, placed[0][0][0] + 80, 20),
+                                                             np.full(20, placed[0][0][1] + 60))])])
+    assert page.evaluate("pad.strokes.length") == len(paths) + 1
+    page.keyboard.press("Control+z")
+    assert page.evaluate("pad.strokes.length") == len(paths)
+    assert settled_prediction(page) == label
+    page.get_by_test_id("undo").click()
+    assert page.evaluate("pad.strokes.length") == len(paths) - 1
+    page.get_by_test_id("clear").click()
+    assert settled_prediction(page) == "" and page.get_by_test_id("confidence").text_content() == "draw a digit"
+    draw_with_mouse(page, placed)
+    assert settled_prediction(page) == label
+    page.keyboard.press("Delete")
+    assert settled_prediction(page) == ""
+    assert not page.errors
+    page.close()
+
+
+def test_wrong_answer_is_saved_as_a_correction(browser, url, samples, data_dir):
+    page = open_page(browser, url, DESKTOP)
+    paths, label = samples[2]
+    draw_with_mouse(page, place(paths, page.get_by_test_id("canvas").bounding_box()))
+    settled_prediction(page)
+    before = len(corrections.load_samples(data_dir)[1])
+    page.get_by_test_id("label-3").click()
+    page.wait_for_function("document.querySelector('[data-testid=teach-status]').textContent.startsWith('Saved')")
+    images, labels = corrections.load_samples(data_dir)
+    assert len(labels) == before + 1 and labels[-1] == 3
+    assert settled_prediction(page) == ""  # the pad is cleared for the next drawing
+    page.close()
