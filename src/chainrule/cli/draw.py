@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
                        "Example: chainrule draw --model mnist800.npz")
     p.add_argument("--model", type=Path, default=None, help="model file (default: the bundled digit model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where corrected drawings are saved (default ~/.local/share/chainrule/corrections)")
@@ -36,11 +36,25 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise ValueError(f"the drawing program needs the app extra: pip install 'chainrule[app]' ({err})") from None
     app = create_app(args.model, args.data_dir, adapt_steps=args.adapt_steps)
+    _check_free(args.host, args.port)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000)
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, args), daemon=True).start()
     server.run()
     return 0 if server.started else 2
+
+
+def _check_free(host: str, port: int) -> None:
+    """A one-line error now, rather than uvicorn's log lines later, when the address is taken."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.bind(infos[0][4])
+    except OSError as err:
+        raise ValueError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
+                         "pick another with --port N (0 = any free port)") from None
 
 
 def _announce(server, args: argparse.Namespace) -> None:
