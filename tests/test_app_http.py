@@ -150,3 +150,21 @@ def test_draw_command_reports_bad_arguments_in_one_line(argv, message):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.startswith("chainrule draw: error:") and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_adapt_switches_to_a_fine_tuned_copy_and_reset_goes_back(client, drawn, mnist):
+    import time
+
+    strokes, labels = drawn
+    for k in range(3):
+        assert client.post("/api/correct", json={"strokes": strokes[k], "label": int(labels[k])}).status_code == 200
+    recognizer = client.app.state.recognizer
+    assert client.post("/api/adapt").json()["state"] == "running"
+    deadline = time.monotonic() + 60
+    while (status := client.get("/api/info").json()["adapt"])["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status["state"] == "done" and status["adapted"] is True, status
+    assert recognizer.net is not recognizer.original
+    assert any(not np.array_equal(a, b) for a, b in zip(recognizer.net.params(), recognizer.original.params()))
+    assert client.post("/api/reset").json()["adapted"] is False
+    assert recognizer.net is recognizer.original
