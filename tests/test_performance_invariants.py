@@ -176,3 +176,12 @@ def test_validation_scores_from_one_pass_equal_the_public_functions(output, loss
     history = chainrule.fit(net, X[:200], Y[:200], epochs=2, batch_size=25, lr=0.05, validation_data=(Xv, Yv), progress=False)
     assert history.val_accuracy[-1] == chainrule.accuracy(net, Xv, Yv)
     assert history.val_loss[-1] == pytest.approx(net.loss_value(Xv, Yv), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 20), loss=st.sampled_from(["cross_entropy", "squared_error"]))
+def test_predict_skips_softmax_without_changing_the_labels(seed, m, loss):
+    """predict takes argmax z instead of argmax softmax(z): the same labels, softmax keeping the order."""
+    net = chainrule.mlp([6, 9, 5], hidden="relu", output="softmax", loss=loss, seed=seed % 1000)
+    X = np.random.default_rng(seed).normal(scale=3, size=(m, 6))
+    np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))

@@ -87,6 +87,8 @@ class Network:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class labels (the index of the largest output; for one sigmoid output, a >= 0.5) for a
         classifier, the output a^(L) itself for a regression network."""
+        if self.output_activation == "softmax":  # softmax keeps the order within a row: argmax a = argmax z
+            return self._forward(self.check_inputs(X), self.layers[:-1])[0].argmax(axis=1)
         out = self.forward(X)
         if not self.is_classifier:
             return out
