@@ -47,7 +47,7 @@ def train(seed: int = 0, iterations: int = 100_000, record_every: int = 100) -> 
     optimizer, params = SGD(STEP), net.params()
     steps, costs = [0], [cost(net, X, Y)]
     for it, k in enumerate(rng.integers(0, len(X), iterations), start=1):
-        _, grads, _ = net._loss_and_gradient(X[k:k + 1], Y[k:k + 1])
+        _, grads = net.loss_and_gradient(X[k:k + 1], Y[k:k + 1])
         optimizer.step(params, [g for pair in grads for g in pair])
         if it % record_every == 0:
             steps.append(it)
