@@ -18,9 +18,11 @@ classifier, 1/(2 n_B) sum_x |a(x) - y(x)|^2 (half_squared_error / n_B) for the r
 also divides its reported loss, not its gradient, by the number of outputs).
 
 Solvers: "adam" and "sgd" (momentum, Nesterov by default, as in scikit-learn) run epochs of shuffled
-minibatches through chainrule.optimizers; "gd-linesearch" takes one full-batch gradient step per
+minibatches through chainrule.optimizers (whose Adam adds epsilon to sqrt(s_hat), as Kingma & Ba and
+PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon); "gd-linesearch" takes one full-batch gradient step per
 iteration, its length chosen by Armijo backtracking (chainrule.optimizers.armijo_step, first trying
-twice the last accepted length), so learning_rate_init and batch_size do not apply to it. Training
+twice the last accepted length), so learning_rate_init and batch_size do not apply to it. Each fit
+builds a new network, unless warm_start is set and one exists, and a fresh optimiser. Training
 stops after max_iter iterations or, as in scikit-learn, once the training loss (with early_stopping:
 the validation score) has not improved by tol for more than n_iter_no_change iterations in a row.
 
@@ -78,8 +80,12 @@ class _MLP(BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        warm_start=False,
         momentum=0.9,
         nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         loss="auto",
         output="auto",
         dtype="float64",
@@ -97,19 +103,26 @@ class _MLP(BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.loss = loss
         self.output = output
         self.dtype = dtype
 
     # ---- the public verbs (fit, partial_fit and predict live in the subclasses) ---------------
     def _fit(self, X, y, incremental: bool, classes=None):
-        first = not (incremental and hasattr(self, "net_"))
+        hidden = self._check_params()
+        first = not ((incremental or self.warm_start) and hasattr(self, "net_"))
         X, y = validate_data(self, X, y, reset=first, dtype=FLOATS, **self._y_checks)
         Y = self._encode_targets(y, first, classes)
         if first:
-            self._start(X.shape[1], Y)
+            self._start(X.shape[1], hidden, Y)
+        if first or not incremental:
+            self._optimizer = self._new_optimizer()
         X = X.astype(self.net_.dtype, copy=False)
         Y = self.net_.check_targets(Y, len(X))
         if incremental:
@@ -122,22 +135,23 @@ class _MLP(BaseEstimator):
         self._train(X, Y, (Xv, Yv) if self.early_stopping else None)
         return self
 
-    def _start(self, n_features: int, Y: np.ndarray) -> None:
-        """Check the arguments, then build the network, the optimiser and the random streams."""
-        hidden = self._check_params()
+    def _start(self, n_features: int, hidden: tuple[int, ...], Y: np.ndarray) -> None:
+        """Build the network and the random streams; start the records."""
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         loss, output = self._loss_and_output()
         sizes = [n_features, *hidden, self._n_outputs(Y)]
         self.net_: Network = mlp(sizes, ACTIVATIONS[self.activation], output, loss, self.dtype, self._seed)
         self._rng = np.random.default_rng(self._seed)
-        self._optimizer: Optimizer = (
-            Adam(self.learning_rate_init) if self.solver == "adam"
-            else SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum and self.momentum > 0)
-        )
         self._step_length = 1.0  # the last step gd-linesearch accepted
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = None
         self.n_iter_ = 0
+
+    def _new_optimizer(self) -> Optimizer:
+        """A fresh optimiser (no moments yet): each fit starts one, partial_fit keeps it."""
+        if self.solver == "adam":
+            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum and self.momentum > 0)
 
     def _train(self, X, Y, validation) -> None:
         """Iterate until max_iter or until no improvement by tol for more than n_iter_no_change
@@ -243,6 +257,9 @@ class _MLP(BaseEstimator):
         _number("learning_rate_init", self.learning_rate_init, 0, math.inf, low_open=True)
         _number("tol", self.tol, 0, math.inf)
         _number("momentum", self.momentum, 0, 1, high_open=True)
+        _number("beta_1", self.beta_1, 0, 1, high_open=True)
+        _number("beta_2", self.beta_2, 0, 1, high_open=True)
+        _number("epsilon", self.epsilon, 0, math.inf, low_open=True)
         _number("validation_fraction", self.validation_fraction, 0, 1, low_open=True, high_open=True)
         _integer("max_iter", self.max_iter, 1)
         _integer("n_iter_no_change", self.n_iter_no_change, 1)
