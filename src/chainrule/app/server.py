@@ -8,6 +8,8 @@ new view adds its endpoints there and its drawing code to static/app.js.
     POST /api/adapt        fine-tune a copy of the model on the corrections (background thread)
     POST /api/reset        back to the model as loaded
     WS   /ws               send {"id": n, "strokes": ...}, receive {"id": n, ...prediction}
+    /api/inspect/..., /api/confidence, /api/train/...   the "look inside" and "train live" views
+                           (see inspect_routes.py)
 
 Bad input gets a 4xx answer with {"error": "..."} (on the WebSocket, an {"error": ...} message);
 bodies and messages above MAX_BODY bytes are refused."""
@@ -53,6 +55,8 @@ def create_app(model_path: str | Path | None = None, data_dir: str | Path | None
 
 
 def routes(recognizer: Recognizer) -> list:
+    from .inspect_routes import inspect_routes  # imports this module's helpers
+
     async def index(request: Request):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -95,6 +99,7 @@ def routes(recognizer: Recognizer) -> list:
         Route("/api/adapt", _guarded(adapt), methods=["POST"]),
         Route("/api/reset", _guarded(reset), methods=["POST"]),
         WebSocketRoute("/ws", websocket),
+        *inspect_routes(recognizer),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

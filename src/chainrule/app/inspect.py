@@ -1,0 +1,199 @@
+"""The "look inside" views' data: the forward and backward pass of a lab copy of the model on the
+user's drawing, as JSON-ready dicts, and the confidence threshold's coverage on MNIST. No
+mathematics here: every number comes from ``chainrule.inspection``, the network or an optimiser.
+
+Each browser session gets its own lab copy (``Labs``); switching units off, scaling their weights
+and gradient steps change only that copy, never the model the drawing pad uses."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import inspection
+from ..network import Network
+from ..optimizers import SGD
+
+FIRST_LAYER_IMAGES = 6
+MAX_SESSIONS = 64
+
+
+class Lab:
+    """A copy of a model that one session may edit: units switched off, weights scaled, gradient
+    steps. Edits are applied to a fresh copy of ``base`` so that they can be undone one by one."""
+
+    def __init__(self, net: Network) -> None:
+        self.source = net
+        self.base = net.copy()
+        self.off: set[tuple[int, int]] = set()
+        self.scale: dict[tuple[int, int], float] = {}
+        self.net = self.base
+        self.version = 0
+
+    def edit(self, layer: int, unit: int, off: bool | None = None, scale: float | None = None) -> None:
+        if off is not None:
+            inspection.check_unit(self.base, layer, unit, hidden=True)
+            (self.off.add if off else self.off.discard)((layer, unit))
+        if scale is not None:
+            inspection.check_unit(self.base, layer, unit)
+            if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and -10 <= scale <= 10):
+                raise ValueError(f"scale must be a number in [-10, 10], got {scale!r}")
+            self.scale[(layer, unit)] = float(scale)
+        self._rebuild()
+
+    def step(self, image: np.ndarray, label: int, eta: float) -> None:
+        """One gradient step theta <- theta - eta dC/dtheta on the lab model as it is (edits
+        included, which then become part of it)."""
+        _, grads = self.net.loss_and_gradient(image[None], np.array([label]))
+        params = self.net.params()
+        SGD(eta).step(params, [g for pair in grads for g in pair])
+        self.base, self.off, self.scale = self.net, set(), {}
+        self.version += 1
+
+    def _rebuild(self) -> None:
+        net = self.base.copy()
+        for layer, unit in self.off:
+            inspection.silence_unit(net, layer, unit)
+        for (layer, unit), factor in self.scale.items():
+            inspection.scale_unit(net, layer, unit, factor)
+        self.net = net
+        self.version += 1
+
+    def edits(self) -> dict:
+        return {"off": sorted([k, j] for k, j in self.off),
+                "scale": [[k, j, f] for (k, j), f in sorted(self.scale.items())], "version": self.version}
+
+
+class Labs:
+    """The lab copies by session id, the least recently used dropped beyond MAX_SESSIONS. A lab
+    starts afresh when the drawing pad's model changes (adaptation, a live-trained model)."""
+
+    def __init__(self, model) -> None:
+        self.model = model  # a callable giving the model the drawing pad uses now
+        self._labs: OrderedDict[str, Lab] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session) -> Lab:
+        if not (isinstance(session, str) and 0 < len(session) <= 64):
+            raise ValueError(f"session must be a string of 1 to 64 characters, got {session!r}")
+        with self._lock:
+            lab = self._labs.pop(session, None)
+            if lab is None or lab.source is not self.model():
+                lab = Lab(self.model())
+            self._labs[session] = lab
+            while len(self._labs) > MAX_SESSIONS:
+                self._labs.popitem(last=False)
+            return lab
+
+    def reset(self, session) -> Lab:
+        self.get(session)
+        with self._lock:
+            self._labs[session] = Lab(self.model())
+            return self._labs[session]
+
+
+def forward(lab: Lab, image: np.ndarray) -> dict:
+    """Each layer's z, a and b for one (28, 28) image, the prediction, and the lab's edits."""
+    result = inspection.trace(lab.net, image[None])
+    layers = [{"z": _list(t.z[0]), "a": _list(t.a[0]), "b": _list(t.b),
+               "activation": _activation_name(lab.net, k)} for k, t in enumerate(result.layers)]
+    probabilities = result.output[0]
+    return {"layers": layers, "probabilities": _list(probabilities), "digit": int(probabilities.argmax()),
+            "edits": lab.edits(), "formulas": {"z": inspection.FORMULAS["z"], "a": inspection.FORMULAS["a"]}}
+
+
+def backward(lab: Lab, image: np.ndarray, label: int) -> dict:
+    """The loss for ``label``, every delta^(k), dW^(k) (all of it beyond the first layer; for the
+    first layer the rows of the most affected units, as 28x28 images) and db^(k), and dC/dx.
+    Values are the library's float numbers unrounded, so they equal ``net.loss_and_gradient``."""
+    net = lab.net
+    result = inspection.trace(net, image[None], np.array([label]))
+    loss_name = net.loss.name
+    layers = []
+    for k, t in enumerate(result.layers):
+        entry = {"delta": _list(t.delta[0]), "db": _list(t.db), "activation": _activation_name(net, k)}
+        if k == 0:
+            units = inspection.most_affected_units(t.dW, FIRST_LAYER_IMAGES)
+            entry["dW_units"] = units.tolist()
+            entry["dW_rows"] = [_list(t.dW[j]) for j in units]
+        else:
+            entry["dW"] = [_list(row) for row in t.dW]
+        layers.append(entry)
+    fused = "fused" if net.loss.takes_logits else "other"
+    formulas = {key: inspection.FORMULAS[key] for key in ("delta", "dW", "db", "input_gradient")}
+    formulas["loss"] = inspection.FORMULAS["loss"].get(loss_name, loss_name)
+    formulas["delta_output"] = inspection.FORMULAS["delta_output"][fused]
+    probabilities = result.output[0]
+    return {"label": label, "loss": float(result.loss), "loss_name": loss_name, "layers": layers,
+            "input_gradient": _list(result.input_gradient[0].ravel()), "probabilities": _list(probabilities),
+            "digit": int(probabilities.argmax()), "formulas": formulas}
+
+
+def unit(lab: Lab, layer: int, unit_index: int) -> dict:
+    """Unit ``unit_index`` of Dense layer ``layer``: its bias, whether it is switched off, its weight
+    scale, and for the first layer its incoming weights as a 28x28 image."""
+    net = lab.net
+    inspection.check_unit(net, layer, unit_index)
+    answer = {"layer": layer, "unit": unit_index, "bias": float(net.dense[layer].b[unit_index]),
+              "off": (layer, unit_index) in lab.off, "scale": lab.scale.get((layer, unit_index), 1.0)}
+    if layer == 0:
+        answer["weights"] = _list(net.dense[0].W[unit_index])
+    return answer
+
+
+def step(lab: Lab, image: np.ndarray, label: int, eta: float) -> dict:
+    """Loss and prediction before and after one gradient step of length ``eta`` on the lab copy."""
+    if not (isinstance(eta, (int, float)) and not isinstance(eta, bool) and 0 < eta <= 100):
+        raise ValueError(f"step length eta must be a number in (0, 100], got {eta!r}")
+    before = _scored(lab.net, image, label)
+    lab.step(image, label, float(eta))
+    return {"eta": eta, "label": label, "before": before, "after": _scored(lab.net, image, label),
+            "edits": lab.edits()}
+
+
+class Coverage:
+    """The share of MNIST test digits answered at each confidence threshold and their accuracy,
+    computed once per model and cached."""
+
+    THRESHOLDS = np.round(np.linspace(0, 0.99, 100), 2)
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Network, dict]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, net: Network) -> dict:
+        with self._lock:
+            if id(net) not in self._cache:
+                self._cache[id(net)] = (net, self._compute(net))
+            return self._cache[id(net)][1]
+
+    def _compute(self, net: Network) -> dict:
+        from ..datasets import load_mnist
+
+        try:
+            mnist = load_mnist(download=False)
+        except (FileNotFoundError, OSError, ValueError) as err:
+            return {"available": False, "message": f"MNIST is not available here, so coverage cannot be measured ({err})"}
+        probabilities = net.predict_proba(mnist.test_images)
+        answered, accuracy = inspection.coverage(probabilities, mnist.test_labels, self.THRESHOLDS)
+        return {"available": True, "samples": len(mnist.test_labels), "thresholds": self.THRESHOLDS.tolist(),
+                "answered": answered.tolist(), "accuracy": [None if np.isnan(v) else float(v) for v in accuracy]}
+
+
+def _scored(net: Network, image: np.ndarray, label: int) -> dict:
+    loss = net.loss_value(image[None], np.array([label]))
+    probabilities = net.predict_proba(image[None])[0]
+    return {"loss": float(loss), "digit": int(probabilities.argmax()), "probabilities": _list(probabilities)}
+
+
+def _activation_name(net: Network, k: int) -> str:
+    dense_at = [i for i, layer in enumerate(net.layers) if layer is net.dense[k]][0]
+    following = net.layers[dense_at + 1] if dense_at + 1 < len(net.layers) else None
+    return getattr(following, "name", "identity")
+
+
+def _list(array: np.ndarray) -> list[float]:
+    """The values as Python floats: exact for float32 and float64 (JSON keeps every digit)."""
+    return np.asarray(array, dtype=np.float64).tolist()

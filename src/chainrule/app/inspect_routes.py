@@ -1,0 +1,106 @@
+"""The routes of the "look inside" and "train live" views (``server.routes`` adds them).
+
+    POST /api/inspect/forward   {"session", "image"}            -> each layer's z, a, b; prediction
+    POST /api/inspect/backward  {"session", "image", "label"}   -> loss, deltas, dW, db, dC/dx
+    POST /api/inspect/unit      {"session", "layer", "unit", ["off": bool], ["scale": f]} -> the unit
+    POST /api/inspect/step      {"session", "image", "label", "eta"} -> loss before and after a step
+    POST /api/inspect/reset     {"session"}                     -> a fresh lab copy of the model
+    GET  /api/confidence                                        -> answered share and accuracy by threshold
+    POST /api/train/start       {training settings}             -> starts the one run of this server
+    POST /api/train/pause|resume|stop|use                       -> controls it; "use" gives it to the pad
+    GET  /api/train/status?since=n                              -> state and reports from report n on
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import Route
+
+from . import inspect
+from .recognizer import Recognizer
+from .server import BadRequest, _field, _guarded, _image, _json_body
+from .training_session import TrainingSession
+
+
+def inspect_routes(recognizer: Recognizer) -> list:
+    labs = inspect.Labs(lambda: recognizer.net)
+    coverage = inspect.Coverage()
+    training = TrainingSession()
+
+    async def lab_and_image(request: Request):
+        body = await _json_body(request)
+        return body, labs.get(_field(body, "session")), _image(_field(body, "image"))
+
+    async def forward(request: Request):
+        body, lab, image = await lab_and_image(request)
+        return inspect.forward(lab, image)
+
+    async def backward(request: Request):
+        body, lab, image = await lab_and_image(request)
+        return inspect.backward(lab, image, _label(body))
+
+    async def unit(request: Request):
+        body = await _json_body(request)
+        lab = labs.get(_field(body, "session"))
+        layer, index = _field(body, "layer"), _field(body, "unit")
+        if "off" in body or "scale" in body:
+            off = body.get("off")
+            if off is not None and not isinstance(off, bool):
+                raise BadRequest(f"off must be true or false, got {off!r}")
+            lab.edit(layer, index, off=off, scale=body.get("scale"))
+        return {**inspect.unit(lab, layer, index), "edits": lab.edits()}
+
+    async def step(request: Request):
+        body, lab, image = await lab_and_image(request)
+        return inspect.step(lab, image, _label(body), _field(body, "eta"))
+
+    async def reset(request: Request):
+        body = await _json_body(request)
+        return {"edits": labs.reset(_field(body, "session")).edits()}
+
+    async def confidence(request: Request):
+        return await run_in_threadpool(coverage.of, recognizer.net)
+
+    async def train_start(request: Request):
+        return training.start(await _json_body(request))
+
+    async def train_status(request: Request):
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            raise BadRequest(f"since must be a report number >= 0, got {since!r}")
+        return training.status(int(since))
+
+    async def train_use(request: Request):
+        recognizer.net = training.trained_model()
+        recognizer.adapt_status = {"state": "done", "adapted": True,
+                                   "message": f"drawing with the live-trained model (step {training.step})"}
+        return recognizer.adapt_status
+
+    def control(action):
+        async def endpoint(request: Request):
+            return await run_in_threadpool(action)
+        return endpoint
+
+    post = ["POST"]
+    return [
+        Route("/api/inspect/forward", _guarded(forward), methods=post),
+        Route("/api/inspect/backward", _guarded(backward), methods=post),
+        Route("/api/inspect/unit", _guarded(unit), methods=post),
+        Route("/api/inspect/step", _guarded(step), methods=post),
+        Route("/api/inspect/reset", _guarded(reset), methods=post),
+        Route("/api/confidence", _guarded(confidence)),
+        Route("/api/train/start", _guarded(train_start), methods=post),
+        Route("/api/train/pause", _guarded(control(training.pause)), methods=post),
+        Route("/api/train/resume", _guarded(control(training.resume)), methods=post),
+        Route("/api/train/stop", _guarded(control(training.stop)), methods=post),
+        Route("/api/train/use", _guarded(train_use), methods=post),
+        Route("/api/train/status", _guarded(train_status)),
+    ]
+
+
+def _label(body: dict) -> int:
+    label = _field(body, "label")
+    if isinstance(label, bool) or not (isinstance(label, int) and 0 <= label <= 9):
+        raise BadRequest(f"label must be a digit 0..9, got {label!r}")
+    return label

@@ -1,0 +1,205 @@
+"""Live training in the drawing program: one small network at a time trained on MNIST or
+Fashion-MNIST in a worker thread, by a plain loop of optimiser steps, reporting every few hundred
+steps the training and validation loss and accuracy, the first layer's weights and each layer's
+gradient norm |dC/dW^(k)|. Pause, resume and stop act between steps; the drawing clients keep
+being served because the thread uses one BLAS thread and yields between steps."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import inspection
+from ..network import Network, mlp
+from ..optimizers import SGD
+from ..training import accuracy
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+DATASETS = ("mnist", "fashion-mnist")
+VALIDATION_SIZE = 2000
+WEIGHT_IMAGES = 16
+
+
+@dataclass
+class TrainingConfig:
+    """What the user sets before a run."""
+
+    dataset: str = "mnist"
+    lr: float = 0.01
+    momentum: float = 0.9
+    width: int = 64
+    depth: int = 1
+    activation: str = "relu"
+    augment: bool = False
+    batch_size: int = 32
+    steps: int = 3000
+    report_every: int = 200
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingConfig":
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        numbers = {"lr": (1e-6, 10.0), "momentum": (0.0, 0.999)}
+        for name, (low, high) in numbers.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+        counts = {"width": (1, 1024), "depth": (1, 10), "batch_size": (1, 1024), "steps": (1, 200_000),
+                  "report_every": (1, 10_000), "seed": (0, 2**31)}
+        for name, (low, high) in counts.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int) and low <= value <= high):
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be true or false, got {self.augment!r}")
+
+
+class TrainingSession:
+    """At most one run per server. ``status()`` is what the page polls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()  # cleared while paused
+        self._stop = threading.Event()
+        self.net: Network | None = None
+        self.config: TrainingConfig | None = None
+        self.state = "idle"
+        self.message = "set the options and start a run"
+        self.reports: list[dict] = []
+        self.weights: list[list[float]] = []
+        self.step = 0
+
+    def start(self, values: dict) -> dict:
+        config = TrainingConfig.from_dict(values)
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise ValueError("a training run is already going: stop it first")
+            self.config, self.reports, self.weights, self.step, self.net = config, [], [], 0, None
+            self.state, self.message = "loading", f"loading {config.dataset}..."
+            self._stop.clear()
+            self._running.set()
+            self._thread = threading.Thread(target=self._run, args=(config,), daemon=True, name="chainrule-train")
+            self._thread.start()
+        return self.status()
+
+    def pause(self) -> dict:
+        if self.state == "running":
+            self._running.clear()
+            self.state, self.message = "paused", f"paused at step {self.step}"
+        return self.status()
+
+    def resume(self) -> dict:
+        if self.state == "paused":
+            self.state, self.message = "running", f"resumed at step {self.step}"
+            self._running.set()
+        return self.status()
+
+    def stop(self, wait: float = 5.0) -> dict:
+        self._stop.set()
+        self._running.set()
+        if self._thread is not None:
+            self._thread.join(wait)
+        return self.status()
+
+    def trained_model(self) -> Network:
+        """A copy of the network as trained so far, for the drawing pad."""
+        if self.net is None or not self.reports:
+            raise ValueError("there is no trained model yet: start a run and wait for its first report")
+        if self.config.dataset != "mnist":
+            raise ValueError("only a model trained on MNIST digits can be used for drawing digits")
+        return self.net.copy()
+
+    def status(self, since: int = 0) -> dict:
+        return {"state": self.state, "message": self.message, "step": self.step,
+                "config": asdict(self.config) if self.config else None,
+                "reports": self.reports[since:], "weights": self.weights,
+                "total": self.config.steps if self.config else 0}
+
+    # ---- the worker thread ------------------------------------------------------------------
+    def _run(self, config: TrainingConfig) -> None:
+        from threadpoolctl import threadpool_limits
+
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._train(config)
+        except (ValueError, FileNotFoundError, OSError, FloatingPointError) as err:
+            self.state, self.message = "error", str(err)
+
+    def _train(self, config: TrainingConfig) -> None:
+        from ..augment import Augmenter
+        from ..datasets import load_dataset
+
+        data = load_dataset(config.dataset, download=False)
+        X, Y = data.train_images, data.train_labels.astype(np.intp)
+        Xv, Yv = data.test_images[:VALIDATION_SIZE], data.test_labels[:VALIDATION_SIZE].astype(np.intp)
+        sizes = [784, *[config.width] * config.depth, 10]
+        net = mlp(sizes, hidden=config.activation, output="softmax", loss="cross_entropy", dtype=np.float32,
+                  seed=config.seed, input_scaling=(float(X[:10000].mean()), 1.0 / float(X[:10000].std()), (28, 28)))
+        net.metadata = {"dataset": config.dataset, "trained_in": "chainrule draw, live training", **asdict(config)}
+        self.net = net
+        optimizer = SGD(config.lr, momentum=config.momentum)
+        augment = Augmenter() if config.augment else None
+        rng = np.random.default_rng(config.seed)
+        params = net.params()
+        window = {"loss": 0.0, "correct": 0, "seen": 0, "norms": np.zeros(len(net.dense))}
+        self.state, self.message = "running", f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
+        started = time.perf_counter()
+        order = rng.permutation(len(X))
+        cursor = 0
+        while self.step < config.steps and not self._stop.is_set():
+            self._running.wait()
+            if self._stop.is_set():
+                break
+            if cursor + config.batch_size > len(order):
+                order, cursor = rng.permutation(len(X)), 0
+            idx = order[cursor:cursor + config.batch_size]
+            cursor += config.batch_size
+            xb = X[idx] if augment is None else augment(X[idx], rng)
+            loss, grads, out = net._loss_and_gradient(xb, Y[idx], training=True, rng=rng)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss} at step {self.step + 1}: lower the learning rate "
+                                         f"(for example to {config.lr / 10:g})")
+            optimizer.step(params, [g for pair in grads for g in pair])
+            self.step += 1
+            window["loss"] += loss * len(idx)
+            window["correct"] += int(np.count_nonzero(out.argmax(axis=1) == Y[idx]))
+            window["seen"] += len(idx)
+            window["norms"] += inspection.gradient_norms(grads)
+            if self.step % config.report_every == 0 or self.step == config.steps:
+                self._report(net, Xv, Yv, window, time.perf_counter() - started)
+                window = {"loss": 0.0, "correct": 0, "seen": 0, "norms": np.zeros(len(net.dense))}
+            time.sleep(0)  # let the server's thread take the interpreter
+        if window["seen"]:
+            self._report(net, Xv, Yv, window, time.perf_counter() - started)
+        stopped = self._stop.is_set()
+        self.state = "stopped" if stopped else "done"
+        self.message = f"{'stopped' if stopped else 'finished'} after {self.step} steps"
+
+    def _report(self, net: Network, Xv: np.ndarray, Yv: np.ndarray, window: dict, seconds: float) -> None:
+        steps = max(1, window["seen"] // max(1, self.config.batch_size))
+        self.reports.append({
+            "step": self.step,
+            "seconds": round(seconds, 2),
+            "loss": window["loss"] / window["seen"],
+            "accuracy": window["correct"] / window["seen"],
+            "val_loss": float(net.loss_value(Xv, Yv)),
+            "val_accuracy": accuracy(net, Xv, Yv),
+            "grad_norms": (window["norms"] / steps).tolist(),
+        })
+        W = net.dense[0].W[:WEIGHT_IMAGES]
+        self.weights = np.asarray(W, dtype=np.float64).round(4).tolist()
