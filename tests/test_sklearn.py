@@ -93,3 +93,111 @@ def test_same_steps_as_sklearn(task, solver, alpha):
         np.testing.assert_allclose(layer.b, b, rtol=1e-7, atol=1e-10)
     if task == "classifier":  # scikit-learn's regression loss curve also divides by the outputs
         np.testing.assert_allclose(ours.loss_curve_[-4:], theirs.loss_curve_[-4:], rtol=1e-7)
+
+
+def test_grid_search_over_two_hidden_sizes(digits):
+    X_train, X_test, y_train, y_test = digits
+    grid = {"hidden_layer_sizes": [(8,), (32,)]}
+    search = GridSearchCV(MLPClassifier(max_iter=40, learning_rate_init=0.01, random_state=0), grid, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X_train[:600], y_train[:600])
+    assert len(search.cv_results_["params"]) == 2
+    assert np.all(search.cv_results_["mean_test_score"] > 0.8)
+    assert search.best_params_ == {"hidden_layer_sizes": (32,)}  # the wider layer fits digits better
+    assert isinstance(search.best_estimator_.net_, Network)
+    assert search.score(X_test, y_test) > 0.9
+
+
+def test_accuracy_within_half_a_point_of_sklearn(digits):
+    """Same architecture, solver (adam), max_iter, batch size, learning rate and alpha: the mean test
+    accuracy over 5 seeds is within 0.5 points of scikit-learn's MLPClassifier."""
+    X_train, X_test, y_train, y_test = digits
+    shared = dict(hidden_layer_sizes=(32,), solver="adam", max_iter=60, batch_size=64, learning_rate_init=0.005,
+                  alpha=1e-4, n_iter_no_change=60)
+    ours, theirs = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for seed in range(5):
+            ours.append(MLPClassifier(random_state=seed, **shared).fit(X_train, y_train).score(X_test, y_test))
+            theirs.append(SklearnClassifier(random_state=seed, **shared).fit(X_train, y_train).score(X_test, y_test))
+    assert abs(np.mean(ours) - np.mean(theirs)) <= 0.005, (ours, theirs)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loss", ["auto", "binary_cross_entropy", "squared_error", "half_squared_error", "mean_squared_error"])
+def test_classifier_losses_learn_and_give_probabilities(loss):
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3, random_state=1)
+    labels = np.array(["cat", "dog", "eel"])[y]
+    clf = MLPClassifier((16,), loss=loss, learning_rate_init=0.01, max_iter=300, random_state=0).fit(X, labels)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(proba >= 0)
+    assert list(clf.classes_) == ["cat", "dog", "eel"]
+    assert np.array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, labels) > 0.8
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_gd_linesearch_never_increases_the_objective():
+    X, y = make_regression(n_samples=80, n_features=4, noise=1.0, random_state=0)
+    reg = MLPRegressor((8,), activation="tanh", solver="gd-linesearch", alpha=1e-3, max_iter=60, tol=0.0,
+                       n_iter_no_change=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y / y.std())
+    assert np.all(np.diff(reg.loss_curve_) <= 0)
+    assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
+
+
+def test_early_stopping_keeps_the_best_validation_score(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier((16,), early_stopping=True, n_iter_no_change=3, learning_rate_init=0.01, max_iter=100,
+                        random_state=0).fit(X_train, y_train)
+    assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.n_iter_ < 100
+    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, random_state=clf._seed, stratify=y_train)
+    assert clf.score(X_val, y_val) == pytest.approx(max(clf.validation_scores_))
+
+
+def test_partial_fit_continues_and_checks_its_labels():
+    X, y = make_classification(n_samples=100, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=2)
+    clf = MLPClassifier((8,), random_state=0)
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X, y)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert clf.n_iter_ == 3 and clf.net_.n_outputs == 4
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X, y + 5)
+
+
+def test_regressor_multi_output_and_float32():
+    X, Y = make_regression(n_samples=120, n_features=5, n_targets=2, noise=0.1, random_state=0)
+    reg = MLPRegressor((32,), learning_rate_init=0.01, max_iter=300, dtype="float32", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, Y / Y.std(axis=0))
+    assert reg.net_.dtype == np.float32 and reg.n_outputs_ == 2
+    prediction = reg.predict(X)
+    assert prediction.shape == (120, 2) and prediction.dtype == np.float64
+    assert reg.score(X, Y / Y.std(axis=0)) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("hidden_layer_sizes", (10, 0)), ("activation", "softplus"), ("solver", "lbfgs"), ("alpha", -1.0),
+     ("learning_rate_init", 0.0), ("max_iter", 0), ("batch_size", 0), ("validation_fraction", 1.0),
+     ("momentum", 1.0), ("epsilon", 0.0), ("loss", "hinge"), ("output", "identity"), ("dtype", "int8")],
+)
+def test_bad_arguments_give_one_line_errors_naming_them(argument, value):
+    X, y = make_classification(n_samples=20, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match=argument) as error:
+        MLPClassifier(**{argument: value}).fit(X, y)
+    assert "\n" not in str(error.value)
+
+
+def test_fused_loss_with_the_wrong_output_is_refused():
+    X, y = make_classification(n_samples=20, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match="output must be 'softmax' for loss 'cross_entropy'"):
+        MLPClassifier(loss="cross_entropy", output="sigmoid").fit(X, y)
