@@ -122,7 +122,7 @@ class _MLP(BaseEstimator):
         if first:
             self._start(X.shape[1], hidden, Y)
         if first or not incremental:
-            self._optimizer = self._new_optimizer()
+            self._optimizer, self._step_length = self._new_optimizer(), 1.0
         X = X.astype(self.net_.dtype, copy=False)
         Y = self.net_.check_targets(Y, len(X))
         if incremental:
@@ -142,7 +142,6 @@ class _MLP(BaseEstimator):
         sizes = [n_features, *hidden, self._n_outputs(Y)]
         self.net_: Network = mlp(sizes, ACTIVATIONS[self.activation], output, loss, self.dtype, self._seed)
         self._rng = np.random.default_rng(self._seed)
-        self._step_length = 1.0  # the last step gd-linesearch accepted
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = None
         self.n_iter_ = 0
@@ -169,9 +168,12 @@ class _MLP(BaseEstimator):
             else:
                 stale = stale + 1 if -loss < best + self.tol else 0
                 best = max(best, -loss)
-            if stale > self.n_iter_no_change or self._step_length == 0:
+            if stale > self.n_iter_no_change:
                 self._say(f"{'Validation score' if validation else 'Training loss'} did not improve by "
                           f"tol={self.tol} for {self.n_iter_no_change} consecutive iterations. Stopping.")
+                break
+            if self._step_length == 0:
+                self._say("No step length along the negative gradient decreases the loss. Stopping.")
                 break
         else:
             warnings.warn(f"{type(self).__name__}: the maximum of {self.max_iter} iterations was reached "
@@ -207,6 +209,7 @@ class _MLP(BaseEstimator):
         return total / m
 
     def _line_search_step(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """One Armijo step on all of X; self._step_length keeps the step it took (0: none helped)."""
         dense_Y = self.net_._dense_targets(Y)
 
         def objective() -> float:
@@ -214,7 +217,7 @@ class _MLP(BaseEstimator):
             return self.net_.loss.value(out, dense_Y) * self._loss_scale(len(X)) + self._penalty(len(X))
 
         self._step_length, _, after = armijo_step(
-            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(), alpha0=2 * self._step_length
+            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(), alpha0=2 * self._step_length or 1.0
         )
         return after
 
