@@ -42,23 +42,28 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=200, help="MNIST test digits for the Python rows (default 200)")
     parser.add_argument("--browser-digits", type=int, default=60, help="digits drawn in the browser per placement (default 60)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per latency row (default 2000)")
+    parser.add_argument("--parts", default="python,browser,latency",
+                        help="comma-separated parts to run: python, browser, latency (default all)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
     paths = [digit_paths(image) for image in images]
 
     rows = [("original 28x28 MNIST", _rate(net, images, labels))]
-    rows.append(("skeleton strokes -> digit_from_strokes", _rate(net, np.array([digit_from_strokes(p) for p in paths]), labels)))
-    for name, steps in (("thin", -2), ("normal", 0), ("thick", 6)):
-        drawn = [_big_image(image, steps) for image in images]
-        rows.append((f"8x image, {name} pen -> digit_from_image", _rate(net, np.array([digit_from_image(d) for d in drawn]), labels)))
-    rows += _browser_rows(net, paths[:args.browser_digits], labels[:args.browser_digits])
+    if "python" in parts:
+        rows.append(("skeleton strokes -> digit_from_strokes", _rate(net, np.array([digit_from_strokes(p) for p in paths]), labels)))
+        for name, steps in (("thin", -2), ("normal", 0), ("thick", 6)):
+            drawn = [_big_image(image, steps) for image in images]
+            rows.append((f"8x image, {name} pen -> digit_from_image", _rate(net, np.array([digit_from_image(d) for d in drawn]), labels)))
+    if "browser" in parts:
+        rows += _browser_rows(net, paths[:args.browser_digits], labels[:args.browser_digits])
     print(f"\nDrawn-digit recognition ({'bundled model' if args.model is None else args.model})")
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
-
-    print("\nServer-side latency per prediction (ms)")
-    _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
+    if "latency" in parts:
+        print("\nServer-side latency per prediction (ms)")
+        _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
 
 
 def _rate(net, images: np.ndarray, labels: np.ndarray) -> tuple[float, int]:

@@ -281,14 +281,14 @@ def parse_strokes(strokes) -> list[np.ndarray]:
 
 
 def _simplify(path: np.ndarray, tolerance: float = 0.3) -> np.ndarray:
-    """Drop points closer than ``tolerance`` output pixels to the previous kept point (the pixels
-    cannot show them, and every point costs rendering time); the last point always stays."""
-    keep = [0]
-    for i in range(1, len(path)):
-        if np.abs(path[i] - path[keep[-1]]).max() >= tolerance:
-            keep.append(i)
-    if keep[-1] != len(path) - 1:
-        keep.append(len(path) - 1)
+    """Keep about one point per ``tolerance`` output pixels of arc length (the pixels cannot show
+    more, and every segment costs rendering time); the first and last points always stay."""
+    if len(path) < 3:
+        return path
+    arc = np.concatenate([[0.0], np.cumsum(np.sqrt((np.diff(path, axis=0) ** 2).sum(axis=1)))])
+    bucket = np.floor(arc / tolerance)
+    keep = np.concatenate([[True], bucket[1:] != bucket[:-1]])
+    keep[-1] = True
     return path[keep]
 
 
