@@ -59,7 +59,7 @@ def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, depths, width, epochs = mnist_splits(2000, 500, 1000), [1, 2, 4], 32, 1
     else:
-        splits, depths, width, epochs = mnist_splits(), list(range(1, 11)), 100, 5
+        splits, depths, width, epochs = mnist_splits(), list(range(1, 11)), 100, 3
     rows, norms = [], {}
     for activation in ACTIVATIONS:
         for depth in depths:

@@ -42,7 +42,7 @@ def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, trials, epochs = mnist_splits(2000, 500, 1000), 4, 1
     else:
-        splits, trials, epochs = mnist_splits(), 30, 3
+        splits, trials, epochs = mnist_splits(), 20, 3
     rng = np.random.default_rng(seed)
     rows, nets = [], []
     for trial in range(1, trials + 1):

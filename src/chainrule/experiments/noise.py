@@ -69,7 +69,7 @@ def run(out: Path, quick: bool, seed: int) -> Result:
         splits, width, epochs = mnist_splits(2000, 10, 1000), 64, 2
         levels = {kind: values[::2] for kind, values in LEVELS.items()}
     else:
-        splits, width, epochs, levels = mnist_splits(), 256, 8, LEVELS
+        splits, width, epochs, levels = mnist_splits(), 256, 5, LEVELS
     clean = train(splits, width, epochs, seed)
     rows = []
     for k, (kind, values) in enumerate(levels.items()):
