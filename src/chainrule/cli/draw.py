@@ -35,7 +35,13 @@ def run(args: argparse.Namespace) -> int:
         from ..app import create_app
     except ImportError as err:
         raise ValueError(f"the drawing program needs the app extra: pip install 'chainrule[app]' ({err})") from None
-    app = create_app(args.model, args.data_dir, adapt_steps=args.adapt_steps)
+    try:
+        app = create_app(args.model, args.data_dir, adapt_steps=args.adapt_steps)
+    except FileNotFoundError as err:
+        if args.model is not None:
+            raise
+        raise FileNotFoundError(f"{err}: the bundled model is missing; train one with "
+                                "`chainrule train --out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000)
     server = uvicorn.Server(config)
