@@ -151,8 +151,7 @@ class Standardize(Layer):
         return int(np.prod(self.input_shape))
 
     def forward(self, x, training=False, rng=None):
-        y = x.reshape(x.shape[0], -1).astype(self.dtype)
-        y -= self.offset
+        y = np.subtract(x.reshape(x.shape[0], -1), self.offset, dtype=self.dtype)
         y *= self.scale
         return y, x.shape
 
