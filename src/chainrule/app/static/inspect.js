@@ -1,0 +1,385 @@
+// chainrule drawing page, "look inside": the forward pass live (each layer's activations, a unit's
+// z, a and b, switching units off and scaling their weights), the backward pass step by step (loss,
+// every delta, dC/dW and dC/db, the input gradient, one gradient step) and the confidence threshold.
+// All numbers come from the server (/api/inspect/*, /api/confidence), computed by the library on a
+// lab copy of the model that belongs to this page alone. Loaded after app.js; adds itself to VIEWS.
+"use strict";
+
+const inside = {
+  session: `s${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`,
+  image: null,        // the 28x28 input (784 numbers) of the latest prediction, or null
+  busy: false, dirty: false,
+  forward: null,      // the latest /api/inspect/forward answer
+  backward: null,     // the latest /api/inspect/backward answer
+  label: null,        // the digit the user says it should be
+  selected: null,     // [layer, unit] shown in the unit panel
+  pinned: false,
+  lastStep: null,
+  weights: new Map(), // "version:unit" -> first-layer weights
+  coverage: null,
+};
+
+// ---- colours -------------------------------------------------------------------------------------
+function seqColor(v) {          // 0..1: pale to deep blue
+  const t = Math.max(0, Math.min(1, v));
+  return [Math.round(238 - 209 * t), Math.round(242 - 164 * t), Math.round(250 - 34 * t)];
+}
+function divColor(v) {          // -1..1: blue (negative), white, red (positive), as the saliency
+  const t = Math.max(-1, Math.min(1, v));
+  return t >= 0 ? [255, Math.round(255 - 200 * t), Math.round(255 - 215 * t)]
+                : [Math.round(255 + 215 * t), Math.round(255 + 160 * t), 255];
+}
+const css = ([r, g, b]) => `rgb(${r},${g},${b})`;
+const maxAbs = (values) => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+const fmt = (v, digits = 4) => (Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(digits) : v.toExponential(2));
+
+function paintImage(canvas, values, width, height, color) {
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) image.data.set([...color(values[i]), 255], 4 * i);
+  ctx.putImageData(image, 0, 0);
+}
+function paintSigned(canvas, values, width, height) {
+  const scale = maxAbs(values);
+  paintImage(canvas, values, width, height, (v) => divColor(v / scale));
+}
+
+// ---- talking to the server (one request chain at a time, the newest drawing wins) -----------------
+function insideRender(result) {
+  inside.image = result ? result.image : null;
+  inside.dirty = true;
+  pumpInside();
+}
+
+async function pumpInside() {
+  if (inside.busy || !inside.dirty) return;
+  inside.dirty = false;
+  if (!inside.image) {
+    inside.forward = inside.backward = null;
+    renderForward();
+    renderBackward();
+    return;
+  }
+  inside.busy = true;
+  const body = { session: inside.session, image: inside.image };
+  try {
+    const forward = await postJSON("/api/inspect/forward", body);
+    if (!forward.error) { inside.forward = forward; renderForward(); }
+    if (inside.label !== null && !inside.dirty) {
+      const backward = await postJSON("/api/inspect/backward", { ...body, label: inside.label });
+      if (!backward.error) { inside.backward = backward; renderBackward(); }
+    }
+  } catch (error) {
+    document.getElementById("fw-unit").textContent = `server not reachable (${error.message || error})`;
+  } finally {
+    inside.busy = false;
+    if (inside.dirty) pumpInside();
+  }
+}
+
+function refreshInside() { inside.dirty = true; pumpInside(); }
+
+// ---- forward view --------------------------------------------------------------------------------
+function layerTitle(k, count, activation) {
+  return k === count - 1 ? `output layer ${k + 1} · ${activation}` : `hidden layer ${k + 1} · ${activation}`;
+}
+
+function buildForward(layers) {
+  const root = document.getElementById("fw-layers");
+  root.innerHTML = "";
+  layers.forEach((layer, k) => {
+    const block = document.createElement("div");
+    const output = k === layers.length - 1;
+    block.className = output ? "fw-layer fw-output" : "fw-layer";
+    block.innerHTML = `<div class="fw-title">${layerTitle(k, layers.length, layer.activation)} · ${layer.a.length} units</div>`;
+    const cells = document.createElement("div");
+    cells.className = output ? "fw-bars" : "fw-cells";
+    cells.dataset.testid = `fw-layer-${k}`;
+    layer.a.forEach((_, j) => {
+      const cell = document.createElement("button");
+      cell.className = "unit";
+      cell.dataset.layer = k;
+      cell.dataset.unit = j;
+      cell.setAttribute("aria-label", `layer ${k + 1} unit ${j}`);
+      if (output) cell.innerHTML = `<span class="bar"></span><span class="bar-label">${j}</span>`;
+      cell.addEventListener("pointerenter", () => { if (!inside.pinned) selectUnit(k, j); });
+      cell.addEventListener("click", () => { inside.pinned = true; selectUnit(k, j); });
+      cells.appendChild(cell);
+    });
+    block.appendChild(cells);
+    root.appendChild(block);
+  });
+  root.dataset.shape = layers.map((l) => l.a.length).join("-");
+}
+
+function renderForward() {
+  const fw = inside.forward;
+  const root = document.getElementById("fw-layers");
+  if (!fw || !inside.image) {
+    root.querySelectorAll(".unit").forEach((cell) => { cell.style.background = ""; cell.classList.remove("on"); });
+    root.querySelectorAll(".bar").forEach((bar) => { bar.style.height = "0"; });
+    return;
+  }
+  if (root.dataset.shape !== fw.layers.map((l) => l.a.length).join("-")) buildForward(fw.layers);
+  const off = new Set(fw.edits.off.map(([k, j]) => `${k}:${j}`));
+  const scaled = new Set(fw.edits.scale.map(([k, j]) => `${k}:${j}`));
+  fw.layers.forEach((layer, k) => {
+    const cells = root.querySelector(`[data-testid="fw-layer-${k}"]`).children;
+    const output = k === fw.layers.length - 1;
+    const bounded = ["sigmoid", "softmax"].includes(layer.activation);
+    const scale = bounded ? 1 : maxAbs(layer.a);
+    layer.a.forEach((a, j) => {
+      const cell = cells[j];
+      if (output) {
+        cell.querySelector(".bar").style.height = `${(100 * a / scale).toFixed(1)}%`;
+        cell.classList.toggle("on", j === fw.digit);
+      } else {
+        cell.style.background = css(layer.activation === "tanh" ? divColor(a / scale) : seqColor(a / scale));
+      }
+      cell.title = `z = ${fmt(layer.z[j])}, a = ${fmt(a)}`;
+      cell.classList.toggle("off", off.has(`${k}:${j}`));
+      cell.classList.toggle("scaled", scaled.has(`${k}:${j}`));
+      cell.classList.toggle("selected", !!inside.selected && inside.selected[0] === k && inside.selected[1] === j);
+    });
+  });
+  if (inside.selected) showUnit();
+}
+
+function selectUnit(k, j) {
+  inside.selected = [k, j];
+  document.querySelectorAll("#fw-layers .unit.selected").forEach((c) => c.classList.remove("selected"));
+  const cell = document.querySelector(`#fw-layers [data-layer="${k}"][data-unit="${j}"]`);
+  if (cell) cell.classList.add("selected");
+  showUnit();
+}
+
+function showUnit() {
+  const fw = inside.forward;
+  const panel = document.getElementById("fw-unit");
+  if (!fw || !inside.selected) return;
+  const [k, j] = inside.selected;
+  const layer = fw.layers[k];
+  if (!layer || j >= layer.a.length) return;
+  const last = k === fw.layers.length - 1;
+  const isOff = fw.edits.off.some(([a, b]) => a === k && b === j);
+  const scale = (fw.edits.scale.find(([a, b]) => a === k && b === j) || [0, 0, 1])[2];
+  const name = last ? `output ${j}` : `unit ${j}`;
+  panel.innerHTML = `
+    <div class="unit-head">${layerTitle(k, fw.layers.length, layer.activation)}, ${name}${inside.pinned ? ' <button class="small quiet" id="fw-unpin">unpin</button>' : ""}</div>
+    <table class="unit-values" data-testid="fw-unit-values">
+      <tr><td>weighted sum</td><td><code>z = w·a<sup>(k−1)</sup> + b</code></td><td data-testid="fw-z">${fmt(layer.z[j])}</td></tr>
+      <tr><td>activation</td><td><code>a = ${layer.activation}(z)</code></td><td data-testid="fw-a">${fmt(layer.a[j])}</td></tr>
+      <tr><td>bias</td><td><code>b</code></td><td data-testid="fw-b">${fmt(layer.b[j])}</td></tr>
+    </table>
+    ${k === 0 ? '<figure class="unit-weights"><canvas id="fw-weights" width="28" height="28" data-testid="fw-weights"></canvas><figcaption>its 784 weights w as a 28×28 image (red +, blue −)</figcaption></figure>' : ""}
+    <div class="unit-edit">
+      ${last ? "" : `<label><input type="checkbox" id="fw-off" data-testid="fw-off" ${isOff ? "checked" : ""}> switch off (outgoing weights 0)</label>`}
+      <label>scale incoming weights × <input type="range" id="fw-scale" data-testid="fw-scale" min="0" max="2" step="0.05" value="${scale}"> <output>${Number(scale).toFixed(2)}</output></label>
+    </div>`;
+  const unpin = document.getElementById("fw-unpin");
+  if (unpin) unpin.addEventListener("click", () => { inside.pinned = false; });
+  const offBox = document.getElementById("fw-off");
+  if (offBox) offBox.addEventListener("change", () => editUnit(k, j, { off: offBox.checked }));
+  const slider = document.getElementById("fw-scale");
+  slider.addEventListener("input", () => { slider.nextElementSibling.textContent = Number(slider.value).toFixed(2); });
+  slider.addEventListener("change", () => editUnit(k, j, { scale: Number(slider.value) }));
+  if (k === 0) showWeights(j, fw.edits.version);
+}
+
+async function showWeights(j, version) {
+  const key = `${version}:${j}`;
+  if (!inside.weights.has(key)) {
+    const answer = await postJSON("/api/inspect/unit", { session: inside.session, layer: 0, unit: j });
+    if (answer.error) return;
+    inside.weights.set(key, answer.weights);
+  }
+  const canvas = document.getElementById("fw-weights");
+  if (canvas && inside.selected && inside.selected[0] === 0 && inside.selected[1] === j) {
+    paintSigned(canvas, inside.weights.get(key), 28, 28);
+  }
+}
+
+async function editUnit(k, j, change) {
+  const answer = await postJSON("/api/inspect/unit", { session: inside.session, layer: k, unit: j, ...change });
+  if (answer.error) { document.getElementById("fw-unit").append(` ${answer.error}`); return; }
+  inside.pinned = true;
+  refreshInside();
+}
+
+async function resetLab() {
+  await postJSON("/api/inspect/reset", { session: inside.session });
+  document.getElementById("bw-step-result").textContent = "";
+  refreshInside();
+}
+
+// ---- backward view -------------------------------------------------------------------------------
+function chooseLabel(k) {
+  inside.label = k;
+  document.querySelectorAll("#bw-labels button").forEach((b, i) => b.classList.toggle("chosen", i === k));
+  document.getElementById("bw-step").disabled = !inside.image;
+  refreshInside();
+}
+
+function strip(values, testid) {
+  const scale = maxAbs(values);
+  const cells = values.map((v, i) => `<span style="background:${css(divColor(v / scale))}" title="${i}: ${fmt(v, 6)}"></span>`).join("");
+  return `<div class="strip" data-testid="${testid}">${cells}</div>`;
+}
+
+function renderBackward() {
+  const body = document.getElementById("bw-body");
+  const bw = inside.backward;
+  document.getElementById("bw-step").disabled = !(inside.image && inside.label !== null);
+  if (!bw || !inside.image) {
+    body.innerHTML = `<p class="subtle">${inside.image ? "Say which digit it should be" : "Draw a digit and say which digit it should be"}: the loss and every δ, ∂C/∂W and ∂C/∂b appear here.</p>`;
+    return;
+  }
+  const L = bw.layers.length;
+  const f = bw.formulas;
+  const out = bw.layers[L - 1];
+  const rows = bw.probabilities.map((p, i) =>
+    `<tr class="${i === bw.label ? "target" : ""}"><td>${i}</td><td>${fmt(p)}</td><td>${i === bw.label ? 1 : 0}</td><td>${fmt(out.delta[i], 5)}</td></tr>`).join("");
+  let html = `
+    <div class="bw-loss"><span>loss for “${bw.label}”</span> <strong data-testid="bw-loss">C = ${fmt(bw.loss, 5)}</strong> <code>${f.loss}</code></div>
+    <div class="bw-layers">
+    <div class="bw-layer"><div class="bw-title">output layer ${L}: <code>${f.delta_output}</code></div>
+      <table class="bw-table" data-testid="bw-output-table"><tr><th>i</th><th>a<sub>i</sub><sup>(L)</sup></th><th>y<sub>i</sub></th><th>δ<sub>i</sub><sup>(L)</sup></th></tr>${rows}</table></div>`;
+  for (let k = L - 1; k >= 0; k--) {
+    const layer = bw.layers[k];
+    const n = k + 1;
+    html += `<div class="bw-layer" data-testid="bw-layer-${k}">
+      <div class="bw-title">δ<sup>(${n})</sup>${k < L - 1 ? ` <code>${f.delta}</code>` : ""} <span class="subtle">max |δ| = ${fmt(maxAbs(layer.delta), 6)}</span></div>
+      ${strip(layer.delta, `bw-delta-${k}`)}
+      <div class="bw-title">∂C/∂W<sup>(${n})</sup> <code>${f.dW}</code>, ∂C/∂b<sup>(${n})</sup> = δ<sup>(${n})</sup> <code>${f.db}</code></div>`;
+    if (k === 0) {
+      html += `<div class="bw-images">${layer.dW_units.map((j, i) =>
+        `<figure><canvas data-row="${i}" width="28" height="28"></canvas><figcaption>unit ${j}</figcaption></figure>`).join("")}</div>
+        <p class="subtle">rows of ∂C/∂W<sup>(1)</sup> of the ${layer.dW_units.length} units whose weights a step would change most</p>`;
+    } else {
+      html += `<canvas class="bw-matrix" data-layer="${k}" data-testid="bw-dW-${k}"></canvas>`;
+    }
+    html += "</div>";
+  }
+  html += `<div class="bw-layer"><div class="bw-title">input gradient <code>${f.input_gradient}</code></div>
+      <figure class="bw-input"><canvas id="bw-input" width="28" height="28" data-testid="bw-input-gradient"></canvas><figcaption>∂C/∂x: red pixels raise the loss if inked more</figcaption></figure></div></div>`;
+  body.innerHTML = html;
+  body.querySelectorAll(".bw-images canvas").forEach((c) => paintSigned(c, bw.layers[0].dW_rows[Number(c.dataset.row)], 28, 28));
+  body.querySelectorAll("canvas.bw-matrix").forEach((c) => {
+    const dW = bw.layers[Number(c.dataset.layer)].dW;
+    paintSigned(c, dW.flat(), dW[0].length, dW.length);
+  });
+  paintSigned(document.getElementById("bw-input"), bw.input_gradient, 28, 28);
+}
+
+function etaValue() { return Number((10 ** Number(document.getElementById("bw-eta").value)).toPrecision(2)); }
+
+async function gradientStep() {
+  if (!inside.image || inside.label === null) return;
+  const eta = etaValue();
+  const answer = await postJSON("/api/inspect/step", { session: inside.session, image: inside.image, label: inside.label, eta });
+  const out = document.getElementById("bw-step-result");
+  if (answer.error) { out.textContent = answer.error; return; }
+  inside.lastStep = answer;
+  const say = (s) => `says ${s.digit} (${(100 * s.probabilities[s.digit]).toFixed(1)}%), C = ${fmt(s.loss, 5)}`;
+  out.innerHTML = `<span>before: ${say(answer.before)}</span> <span class="arrow">→</span> <span>after one step with η = ${eta}: ${say(answer.after)}</span>`;
+  out.classList.toggle("better", answer.after.loss < answer.before.loss);
+  refreshInside();
+}
+
+// ---- confidence view -----------------------------------------------------------------------------
+function threshold() { return Number(document.getElementById("conf-threshold").value); }
+
+async function loadCoverage() {
+  inside.coverage = null;
+  renderConfidence(lastResult);
+  inside.coverage = await (await fetch("/api/confidence")).json();
+  renderConfidence(lastResult);
+}
+
+function renderConfidence(result) {
+  const t = threshold();
+  document.getElementById("conf-threshold-value").textContent = t.toFixed(2);
+  const verdict = document.getElementById("conf-verdict");
+  verdict.textContent = !result ? "–" : result.confidence >= t ? String(result.digit) : "not sure";
+  verdict.classList.toggle("unsure", !!result && result.confidence < t);
+  const stats = document.getElementById("conf-stats");
+  const cov = inside.coverage;
+  if (!cov) { stats.textContent = "measuring on the MNIST test set…"; return; }
+  if (!cov.available) { stats.textContent = cov.message || cov.error; drawCoverage(); return; }
+  const i = Math.round(t * 100);
+  const accuracy = cov.accuracy[i];
+  stats.innerHTML = `At threshold ${t.toFixed(2)} the network answers <strong>${(100 * cov.answered[i]).toFixed(1)}%</strong> of the ${cov.samples.toLocaleString("en")} MNIST test digits, and <strong>${accuracy === null ? "–" : (100 * accuracy).toFixed(2) + "%"}</strong> of those answers are right.`;
+  drawCoverage();
+}
+
+function sizedContext(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || canvas.width, height = canvas.clientHeight || canvas.height;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  return [ctx, width, height];
+}
+
+function drawCoverage() {
+  const [ctx, w, h] = sizedContext(document.getElementById("conf-chart"));
+  const cov = inside.coverage;
+  ctx.clearRect(0, 0, w, h);
+  if (!cov || !cov.available) return;
+  const pad = { l: 34, r: 8, t: 8, b: 22 };
+  const lo = 0.5;  // the y axis shows 50%..100%: where the curves live
+  const x = (t) => pad.l + (t / 0.99) * (w - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - (Math.max(v, lo) - lo) / (1 - lo)) * (h - pad.t - pad.b);
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = "#6b7280";
+  ctx.strokeStyle = "#e3e6ec";
+  for (const v of [0.5, 0.75, 1]) {
+    ctx.beginPath(); ctx.moveTo(pad.l, y(v)); ctx.lineTo(w - pad.r, y(v)); ctx.stroke();
+    ctx.fillText(`${v * 100}%`, 2, y(v) + 4);
+  }
+  for (const t of [0, 0.5, 0.99]) ctx.fillText(t.toFixed(1), x(t) - 8, h - 6);
+  const line = (values, color) => {
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+    values.forEach((v, i) => { if (v !== null) ctx.lineTo(x(cov.thresholds[i]), y(v)); });
+    ctx.stroke();
+  };
+  line(cov.answered, "#2563eb");
+  line(cov.accuracy, "#15803d");
+  ctx.strokeStyle = "#1d2230"; ctx.lineWidth = 1; ctx.setLineDash([3, 3]);
+  ctx.beginPath(); ctx.moveTo(x(threshold()), pad.t); ctx.lineTo(x(threshold()), h - pad.b); ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#2563eb"; ctx.fillText("answered", w - 120, h - pad.b - 6);
+  ctx.fillStyle = "#15803d"; ctx.fillText("accuracy", w - 60, h - pad.b - 6);
+}
+
+// ---- wiring --------------------------------------------------------------------------------------
+const insideView = {
+  init() {
+    const labels = document.getElementById("bw-labels");
+    for (let k = 0; k < 10; k++) {
+      const button = document.createElement("button");
+      button.textContent = String(k);
+      button.dataset.testid = `bw-label-${k}`;
+      button.title = `It should be a ${k}: show the backward pass for this target`;
+      button.addEventListener("click", () => chooseLabel(k));
+      labels.appendChild(button);
+    }
+    const eta = document.getElementById("bw-eta");
+    eta.addEventListener("input", () => { document.getElementById("bw-eta-value").textContent = String(etaValue()); });
+    document.getElementById("bw-step").addEventListener("click", gradientStep);
+    document.getElementById("lab-reset").addEventListener("click", resetLab);
+    document.getElementById("conf-threshold").addEventListener("input", () => renderConfidence(lastResult));
+    new ResizeObserver(drawCoverage).observe(document.getElementById("conf-chart"));
+    loadCoverage();
+  },
+  render(result) {
+    insideRender(result);
+    renderConfidence(result);
+  },
+};
+
+insideView.init();
+VIEWS.push(insideView);
