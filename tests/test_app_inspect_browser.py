@@ -82,7 +82,7 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     assert float(page.get_by_test_id("fw-z").text_content()) == pytest.approx(float(expected.layers[0].z[0, unit]), abs=1e-4)
     page.wait_for_function("document.querySelector('[data-testid=fw-weights]') && inside.weights.size > 0")
     before = forward["probabilities"]
-    page.get_by_test_id("fw-scale").evaluate("(s) => { s.value = '0'; s.dispatchEvent(new Event('change')); }")
+    page.get_by_test_id("fw-scale").evaluate("(s) => { s.value = '0.5'; s.dispatchEvent(new Event('change')); }")
     page.wait_for_function("inside.forward.edits.scale.length === 1")
     settle(page)
     assert page.evaluate("inside.forward.probabilities") != before  # the lab copy changed at once
@@ -141,6 +141,7 @@ def test_confidence_view_reports_coverage_on_mnist(browser, url, sample, digit_m
     page.get_by_test_id("conf-threshold").fill("0")
     assert page.get_by_test_id("conf-verdict").text_content() == str(sample[1])
     page.get_by_test_id("conf-threshold").fill("0.9")
+    page.get_by_test_id("conf-threshold").blur()
     page.get_by_test_id("confidence-view").screenshot(path=artifacts / "inspect-confidence-desktop.png")
     assert not page.errors
     page.close()

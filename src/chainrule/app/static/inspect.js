@@ -46,6 +46,12 @@ function paintSigned(canvas, values, width, height) {
   paintImage(canvas, values, width, height, (v) => divColor(v / scale));
 }
 
+// A grid of n unit cells: 10, 20 or 40 columns (sizes set in style.css) so that wide layers stay compact.
+function gridShape(element, n) {
+  element.dataset.columns = n <= 100 ? 10 : n <= 400 ? 20 : 40;
+  element.style.setProperty("--columns", element.dataset.columns);
+}
+
 // ---- talking to the server (one request chain at a time, the newest drawing wins) -----------------
 function insideRender(result) {
   inside.image = result ? result.image : null;
@@ -96,6 +102,7 @@ function buildForward(layers) {
     block.innerHTML = `<div class="fw-title">${layerTitle(k, layers.length, layer.activation)} · ${layer.a.length} units</div>`;
     const cells = document.createElement("div");
     cells.className = output ? "fw-bars" : "fw-cells";
+    if (!output) gridShape(cells, layer.a.length);
     cells.dataset.testid = `fw-layer-${k}`;
     layer.a.forEach((_, j) => {
       const cell = document.createElement("button");
@@ -225,7 +232,8 @@ function chooseLabel(k) {
 function strip(values, testid) {
   const scale = maxAbs(values);
   const cells = values.map((v, i) => `<span style="background:${css(divColor(v / scale))}" title="${i}: ${fmt(v, 6)}"></span>`).join("");
-  return `<div class="strip" data-testid="${testid}">${cells}</div>`;
+  const columns = values.length <= 100 ? 10 : values.length <= 400 ? 20 : 40;
+  return `<div class="strip" data-columns="${columns}" style="--columns:${columns}" data-testid="${testid}">${cells}</div>`;
 }
 
 function renderBackward() {
@@ -244,12 +252,12 @@ function renderBackward() {
   let html = `
     <div class="bw-loss"><span>loss for “${bw.label}”</span> <strong data-testid="bw-loss">C = ${fmt(bw.loss, 5)}</strong> <code>${f.loss}</code></div>
     <div class="bw-layers">
-    <div class="bw-layer"><div class="bw-title">output layer ${L}: <code>${f.delta_output}</code></div>
-      <table class="bw-table" data-testid="bw-output-table"><tr><th>i</th><th>a<sub>i</sub><sup>(L)</sup></th><th>y<sub>i</sub></th><th>δ<sub>i</sub><sup>(L)</sup></th></tr>${rows}</table></div>`;
   for (let k = L - 1; k >= 0; k--) {
     const layer = bw.layers[k];
     const n = k + 1;
-    html += `<div class="bw-layer" data-testid="bw-layer-${k}">
+    html += `<div class="bw-layer" data-testid="bw-layer-${k}">${k === L - 1 ? `
+      <div class="bw-title">output layer ${L}: <code>${f.delta_output}</code></div>
+      <table class="bw-table" data-testid="bw-output-table"><tr><th>i</th><th>a<sub>i</sub><sup>(L)</sup></th><th>y<sub>i</sub></th><th>δ<sub>i</sub><sup>(L)</sup></th></tr>${rows}</table>` : ""}
       <div class="bw-title">δ<sup>(${n})</sup>${k < L - 1 ? ` <code>${f.delta}</code>` : ""} <span class="subtle">max |δ| = ${fmt(maxAbs(layer.delta), 6)}</span></div>
       ${strip(layer.delta, `bw-delta-${k}`)}
       <div class="bw-title">∂C/∂W<sup>(${n})</sup> <code>${f.dW}</code>, ∂C/∂b<sup>(${n})</sup> = δ<sup>(${n})</sup> <code>${f.db}</code></div>`;
@@ -330,17 +338,20 @@ function drawCoverage() {
   ctx.clearRect(0, 0, w, h);
   if (!cov || !cov.available) return;
   const pad = { l: 34, r: 8, t: 8, b: 22 };
-  const lo = 0.5;  // the y axis shows 50%..100%: where the curves live
+  const lowest = Math.min(...cov.answered, ...cov.accuracy.filter((v) => v !== null));
+  const lo = Math.max(0, Math.floor(lowest * 20) / 20 - 0.05);  // the y axis starts just below the curves
   const x = (t) => pad.l + (t / 0.99) * (w - pad.l - pad.r);
   const y = (v) => pad.t + (1 - (Math.max(v, lo) - lo) / (1 - lo)) * (h - pad.t - pad.b);
   ctx.font = "11px system-ui, sans-serif";
   ctx.fillStyle = "#6b7280";
   ctx.strokeStyle = "#e3e6ec";
-  for (const v of [0.5, 0.75, 1]) {
+  for (const v of [lo, (lo + 1) / 2, 1]) {
     ctx.beginPath(); ctx.moveTo(pad.l, y(v)); ctx.lineTo(w - pad.r, y(v)); ctx.stroke();
-    ctx.fillText(`${v * 100}%`, 2, y(v) + 4);
+    ctx.fillText(`${Math.round(v * 100)}%`, 2, y(v) + 4);
   }
-  for (const t of [0, 0.5, 0.99]) ctx.fillText(t.toFixed(1), x(t) - 8, h - 6);
+  ctx.fillText("threshold 0", pad.l, h - 6);
+  ctx.fillText("0.5", x(0.5) - 8, h - 6);
+  ctx.fillText("0.99", w - pad.r - 22, h - 6);
   const line = (values, color) => {
     ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
     values.forEach((v, i) => { if (v !== null) ctx.lineTo(x(cov.thresholds[i]), y(v)); });
@@ -351,8 +362,8 @@ function drawCoverage() {
   ctx.strokeStyle = "#1d2230"; ctx.lineWidth = 1; ctx.setLineDash([3, 3]);
   ctx.beginPath(); ctx.moveTo(x(threshold()), pad.t); ctx.lineTo(x(threshold()), h - pad.b); ctx.stroke();
   ctx.setLineDash([]);
-  ctx.fillStyle = "#2563eb"; ctx.fillText("answered", w - 120, h - pad.b - 6);
-  ctx.fillStyle = "#15803d"; ctx.fillText("accuracy", w - 60, h - pad.b - 6);
+  ctx.fillStyle = "#2563eb"; ctx.fillText("share answered", pad.l + 6, h - pad.b - 8);
+  ctx.fillStyle = "#15803d"; ctx.fillText("accuracy of the answers", pad.l + 100, h - pad.b - 8);
 }
 
 // ---- wiring --------------------------------------------------------------------------------------
