@@ -316,9 +316,9 @@ def _summary(rows: list[dict]) -> list[str]:
     lines = []
     for name in dict.fromkeys(r["network"] for r in rows):
         part = [r for r in _main_rows(rows) if r["network"] == name]
-        for key, unit, what in (("epoch_seconds", "s", "one epoch"), ("predict_us", "µs", "one prediction")):
+        for key, scale, what in (("epoch_seconds", 1.0, "one epoch"), ("predict_us", 1e-6, "one prediction")):
             speedup = key.split("_")[0] + "_speedup"
-            steps = ", ".join(f"{_label(r)} {r[key]:.3g} {unit} (x{r[speedup]:.3g})" for r in part)
+            steps = ", ".join(f"{_label(r)} {_seconds(r[key] * scale)} (x{r[speedup]:.3g})" for r in part)
             lines.append(f"{name}, {what}: {steps}")
     lines += [f"skipped: {r['network']} {r['variant']}: {r['note']}" for r in rows if not r.get("epoch_seconds")]
     return lines
@@ -340,7 +340,7 @@ def _plot(fig, rows: list[dict]) -> None:
                            [by_label[labels[k]][key] for k in ks], height=height * 0.95, label=name)
             for bar, k in zip(bars, ks):
                 r = by_label[labels[k]]
-                time_text = f"{r['epoch_seconds']:.3g} s" if key == "epoch_speedup" else f"{r['predict_us']:.3g} µs"
+                time_text = _seconds(r["epoch_seconds"] if key == "epoch_speedup" else r["predict_us"] * 1e-6)
                 ax.text(bar.get_width() * 1.1, bar.get_y() + bar.get_height() / 2,
                         f"×{bar.get_width():.3g} ({time_text})", va="center", fontsize=8)
         ax.set_xscale("log")
@@ -353,6 +353,10 @@ def _plot(fig, rows: list[dict]) -> None:
     axes[0].legend(title="network", loc="upper right")
     _plot_sweep(axes[2], rows, networks[-1])
     fig.suptitle("The same sigmoid network on MNIST, trained by SGD with minibatches of 10 in five ways")
+
+
+def _seconds(t: float) -> str:
+    return f"{t:.3g} s" if t >= 1 else f"{t * 1e3:.3g} ms" if t >= 1e-3 else f"{t * 1e6:.3g} µs"
 
 
 def _plot_sweep(ax, rows: list[dict], name: str) -> None:
