@@ -5,29 +5,29 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import chainrule
+from chainrule.cli import main
 from chainrule.experiments import language
+from chainrule.experiments.common import save_result
 
 
-def test_quick_run_writes_its_table_and_plot(mnist, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "chainrule", "experiment", "language", "--quick", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+def test_quick_run_writes_its_table_and_plot(mnist, tmp_path, capsys):
+    assert main(["experiment", "language", "--quick", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
     rows = list(csv.DictReader(open(tmp_path / "language.csv")))
     assert (tmp_path / "language.png").stat().st_size > 10_000
     assert {r["network"] for r in rows} == {"784-30-10", "784-100-10"}
-    main = [r for r in rows if r["batch_size"] == "10"]
-    variants = {r["variant"] for r in main}
+    batch10 = [r for r in rows if r["batch_size"] == "10"]
+    variants = {r["variant"] for r in batch10}
     assert variants == {"plain Python", "NumPy per sample", "NumPy minibatch", "PyTorch"}
     torch_installed = importlib.util.find_spec("torch") is not None
     for name in ("784-30-10", "784-100-10"):
-        by_variant = {(r["variant"], r["dtype"]): r for r in main if r["network"] == name}
+        by_variant = {(r["variant"], r["dtype"]): r for r in batch10 if r["network"] == name}
         plain = by_variant["plain Python", "float64"]
         assert plain["extrapolated"] == "True" and float(plain["epoch_speedup"]) == 1.0
         # Vectorising is what pays: NumPy over minibatches beats plain Python many times over.
@@ -38,7 +38,21 @@ def test_quick_run_writes_its_table_and_plot(mnist, tmp_path):
         if pytorch is not None:
             assert float(pytorch["epoch_seconds"]) > 0
     assert all(int(r["lines_of_code"]) > 0 for r in rows)
-    assert "one epoch" in result.stdout
+    assert "one epoch" in printed and f"wrote {tmp_path / 'language.csv'}" in printed
+
+
+def test_without_torch_the_pytorch_row_is_skipped_with_a_note(mnist, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    monkeypatch.setattr(language, "NETWORKS", ([784, 4, 10],))
+    monkeypatch.setattr(language, "SWEEP", (100,))
+    result = language.run(tmp_path, quick=True, seed=0)
+    skipped = [r for r in result.rows if r["variant"] == "PyTorch"]
+    assert len(skipped) == 1 and skipped[0]["note"] == "skipped: torch is not installed"
+    assert skipped[0]["epoch_seconds"] is None
+    assert [r["batch_size"] for r in result.rows if r["variant"] == "NumPy minibatch"] == [10, 10, 100]
+    assert any("skipped" in line for line in result.summary)
+    save_result(result, tmp_path)
+    assert (tmp_path / "language.png").exists()
 
 
 def test_per_sample_loop_computes_the_cores_gradient_and_step():

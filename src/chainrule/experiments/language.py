@@ -286,7 +286,7 @@ def run(out: Path, quick: bool, seed: int) -> Result:
             rows += [bench.plain_python(), bench.per_sample(), bench.chainrule(np.float64), bench.chainrule(np.float32)]
             rows.append(bench.pytorch() if has_torch else
                         {"network": rows[-1]["network"], "variant": "PyTorch", "note": "skipped: torch is not installed"})
-        for batch_size in SWEEP:
+        for batch_size in SWEEP:  # on the last (larger) network
             rows.append(bench.chainrule(np.float32, batch_size, predict=False))
             if has_torch:
                 rows.append(bench.pytorch(batch_size, predict=False))
