@@ -19,14 +19,13 @@ the same B_k for both explicit orders, so building them is not part of either.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..jacobians import flatten, stage_matrices
 from ..network import mlp
-from .common import Result
+from .common import Result, best_time
 
 METHODS = ("right_to_left", "left_to_right", "backprop")
 
@@ -46,17 +45,6 @@ def flops(n: int, r: int) -> dict[str, int]:
     left = sum(2 * rows * cols for rows, cols in shapes)
     backprop = r * 2 * n * n + r * n * n + (r - 1) * 2 * n * n
     return {"right_to_left": right, "left_to_right": left, "backprop": backprop}
-
-
-def _best_time(fn, min_seconds: float) -> float:
-    """The fastest of repeated calls of fn (at least 3, until min_seconds have passed)."""
-    best, spent, calls = np.inf, 0.0, 0
-    while calls < 3 or spent < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best, spent, calls = min(best, dt), spent + dt, calls + 1
-    return best
 
 
 def measure(n: int, r: int, seed: int, min_seconds: float) -> dict:
@@ -92,7 +80,7 @@ def measure(n: int, r: int, seed: int, min_seconds: float) -> dict:
     counts = flops(n, r)
     row = {"n": n, "r": r, "parameters": P}
     for name, fn in (("right_to_left", right_to_left), ("left_to_right", left_to_right), ("backprop", backprop)):
-        row[f"{name}_seconds"] = _best_time(fn, min_seconds)
+        row[f"{name}_seconds"] = best_time(fn, min_seconds)
         row[f"{name}_flops"] = counts[name]
     return row
 

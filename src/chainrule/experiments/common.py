@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,6 +21,17 @@ class Result:
     rows: list[dict]
     plot: Callable[["object"], None]
     summary: list[str] = field(default_factory=list)
+
+
+def best_time(fn: Callable[[], object], min_seconds: float) -> float:
+    """The fastest of repeated calls of fn (at least 3, until min_seconds have passed), in seconds."""
+    best, spent, calls = float("inf"), 0.0, 0
+    while calls < 3 or spent < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best, spent, calls = min(best, dt), spent + dt, calls + 1
+    return best
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

@@ -3,7 +3,7 @@
 Nielsen's 784-30-10 and a 784-100-10 network (sigmoid layers, C = sum_x |a - y|^2, SGD with
 minibatches of 10, eta = 0.15, which is Nielsen's eta = 3 for his C / 2n) in
 
-    plain Python          chainrule.pure: lists and loops, one multiply-add per interpreted step
+    plain Python          chainrule.pure: lists and loops, every multiply-add interpreted
     NumPy per sample      the loop below, as in Nielsen's network.py: column vectors, one
                           matrix-vector product per layer and sample
     NumPy minibatch       chainrule itself (fit): one matrix-matrix product per layer and
@@ -13,8 +13,9 @@ minibatches of 10, eta = 0.15, which is Nielsen's eta = 3 for his C / 2n) in
 Each starts from the same weights. One epoch is the 60,000 MNIST training images; a variant that
 would take too long is timed on a slice (as many minibatches as fit in a time budget) and
 extrapolated linearly, which the table says. One prediction is the best time of repeated calls on
-a single image. Lines of code count the non-blank lines that are not comments or docstrings in
-the code each variant runs (for chainrule, its whole core modules involved, validation included).
+a single image. NumPy's BLAS and PyTorch run on one thread (see ``one_thread``). Lines of code
+count the non-blank lines that are not comments or docstrings in the code each variant runs (for
+chainrule, its whole core modules involved, validation included).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 from .. import activations, layers, losses, network, optimizers, pure, training
 from ..network import mlp
 from ..training import fit
-from .common import Result
+from .common import Result, best_time
 
 EPOCH = 60_000  # one epoch: the MNIST training set
 BATCH = 10  # Nielsen's minibatch size
@@ -162,17 +163,6 @@ def time_epoch(train: Callable[[int, int], None], chunk: int, budget: float) -> 
         train(done, min(done + chunk, EPOCH))
         done = min(done + chunk, EPOCH)
     return (time.perf_counter() - t0) * EPOCH / done, done
-
-
-def best_time(fn: Callable[[], object], min_seconds: float) -> float:
-    """The fastest of repeated calls of fn (at least 5, until min_seconds have passed)."""
-    best, spent, calls = np.inf, 0.0, 0
-    while calls < 5 or spent < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best, spent, calls = min(best, dt), spent + dt, calls + 1
-    return best
 
 
 @contextlib.contextmanager
