@@ -251,7 +251,7 @@ function renderBackward() {
     `<tr class="${i === bw.label ? "target" : ""}"><td>${i}</td><td>${fmt(p)}</td><td>${i === bw.label ? 1 : 0}</td><td>${fmt(out.delta[i], 5)}</td></tr>`).join("");
   let html = `
     <div class="bw-loss"><span>loss for “${bw.label}”</span> <strong data-testid="bw-loss">C = ${fmt(bw.loss, 5)}</strong> <code>${f.loss}</code></div>
-    <div class="bw-layers">
+    <div class="bw-layers">`;
   for (let k = L - 1; k >= 0; k--) {
     const layer = bw.layers[k];
     const n = k + 1;
