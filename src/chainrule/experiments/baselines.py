@@ -101,7 +101,9 @@ def run(out: Path, quick: bool, seed: int) -> Result:
 def _plot(fig, rows: list[dict]) -> None:
     error_ax, time_ax = fig.subplots(1, 2)
     colors = ["tab:red" if r["library"] == "chainrule" else "tab:gray" for r in rows]
-    names = [r["model"].replace(" (", "\n(") for r in rows]
+    most = max(r["train_images"] for r in rows)
+    names = [r["model"].replace(" (", "\n(") + (f"\n({r['train_images']:,} images)" if r["train_images"] < most else "")
+             for r in rows]
     y = np.arange(len(rows))
     error_ax.barh(y, [100 * r["test_error"] for r in rows], color=colors)
     error_ax.set_yticks(y, names, fontsize=8)
@@ -111,13 +113,14 @@ def _plot(fig, rows: list[dict]) -> None:
     for r, yi in zip(rows, y):
         error_ax.annotate(f"{100 * r['test_error']:.2f}%", (100 * r["test_error"], yi), xytext=(3, 0),
                           textcoords="offset points", va="center", fontsize=8)
-    for r, color in zip(rows, colors):
+    for r, name, color in zip(rows, names, colors):
         time_ax.scatter(r["train_seconds"], r["predict_us_per_image"], s=60, color=color)
-        time_ax.annotate(r["model"], (r["train_seconds"], r["predict_us_per_image"]), xytext=(4, 4),
+        time_ax.annotate(name.replace("\n", " "), (r["train_seconds"], r["predict_us_per_image"]), xytext=(4, -10 if "linear" in name else 4),
                          textcoords="offset points", fontsize=7)
     plain_log_axis(time_ax, "x")
     plain_log_axis(time_ax, "y")
-    time_ax.margins(x=0.4, y=0.1)
+    time_ax.margins(x=0.1, y=0.1)
+    time_ax.set_xlim(right=time_ax.get_xlim()[1] * 30)  # room for the labels
     time_ax.set(xlabel="training time (s, log scale)",
                 ylabel="prediction time per image (microseconds, log scale)", title="Cost: training against prediction")
     time_ax.grid(True, which="both", alpha=0.3)

@@ -113,4 +113,8 @@ def plain_log_axis(ax, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    target.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))
+    def minor(v: float, _) -> str:  # label 2, 3, 5 between the powers of ten, unless they would crowd
+        lo, hi = sorted(target.get_view_interval())
+        return f"{v:g}" if f"{v:.0e}"[0] in "235" and hi < 300 * lo else ""
+
+    target.set_minor_formatter(FuncFormatter(minor))
