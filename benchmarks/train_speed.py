@@ -3,13 +3,14 @@
 For 784-128-10 and 784-800-10 (ReLU, softmax cross-entropy, batch 128, plain SGD, float32, the 60000
 MNIST training images) it prints seconds per epoch of ``chainrule.fit`` (progress bar off) and of a
 PyTorch eager loop on the CPU with 2 threads (nn.Linear/ReLU/Linear, F.cross_entropy, torch.optim.SGD,
-zero_grad(set_to_none=True), the same float32 data, batches indexed by the same random permutation),
-their ratio, chainrule's achieved GFLOP/s against NumPy's float32 matrix-multiply peak (measured here
-on a large product), the resident memory after each epoch (it must stay flat), and the median time
-of one single-image prediction. The last lines are ``ratio 784-128-10 R`` and ``ratio 784-800-10 R``
-with R = chainrule's epoch time / PyTorch's.
+zero_grad(set_to_none=True), the same float32 data, batches indexed by a random permutation as fit
+does), their ratio (best epoch of each; the epochs alternate between the two, so that a change of
+the machine's load hits both alike), chainrule's achieved GFLOP/s against NumPy's float32
+matrix-multiply peak (measured here on a large product), the resident memory after each epoch (it
+must stay flat), and the median time of one single-image prediction. The last lines are
+``ratio 784-128-10 R`` and ``ratio 784-800-10 R`` with R = chainrule's epoch time / PyTorch's.
 
-    flock /tmp/chainrule-cpu.lock python benchmarks/train_speed.py [--epochs 5]
+    flock /tmp/chainrule-cpu.lock python -u benchmarks/train_speed.py [--epochs 5]
 """
 
 from __future__ import annotations
@@ -132,14 +133,14 @@ def main() -> None:
         print(f"{name}: chainrule epochs (s) {', '.join(f'{t:.2f}' for t in seconds)}; "
               f"torch {', '.join(f'{t:.2f}' for t in torch_seconds)}")
         print(f"{name}: memory after each chainrule epoch (RSS MB) {', '.join(f'{mb:.0f}' for mb in memory)}")
-        rows.append((name, sizes, statistics.median(seconds), statistics.median(torch_seconds)))
+        rows.append((name, sizes, min(seconds), min(torch_seconds)))
     for sizes in NETWORKS[1:]:
         latency = single_image_latency(sizes, data.test_images[0])
         print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency * 1e6:.1f} us")
     peaks.append(matmul_peak())
     peak = max(peaks)
     print(f"\nload average {load:.2f} -> {os.getloadavg()[0]:.2f}; numpy float32 matmul peak {peak:.0f} GFLOP/s "
-          f"(start {peaks[0]:.0f}, end {peaks[1]:.0f}); median of {args.epochs} epochs")
+          f"(start {peaks[0]:.0f}, end {peaks[1]:.0f}); best of {args.epochs} alternating epochs")
     print(f"{'network':<12}{'chainrule s':>13}{'torch s':>10}{'ratio':>8}{'GFLOP/s':>9}{'% peak':>8}")
     for name, sizes, t_ours, t_theirs in rows:
         gflops = epoch_flops(sizes, len(X)) / t_ours / 1e9
