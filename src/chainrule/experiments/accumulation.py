@@ -25,7 +25,7 @@ import numpy as np
 
 from ..jacobians import flatten, stage_matrices
 from ..network import mlp
-from .common import Result, best_time
+from .common import Result, best_time, single_threaded
 
 METHODS = ("right_to_left", "left_to_right", "backprop")
 
@@ -85,6 +85,7 @@ def measure(n: int, r: int, seed: int, min_seconds: float) -> dict:
     return row
 
 
+@single_threaded
 def run(out: Path, quick: bool, seed: int) -> Result:
     """Sweep the width n at fixed depth r, and the depth r at fixed width n."""
     if quick:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import mlp
 from ..training import accuracy, fit
-from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
 
 
 def sklearn_models(seed: int, rbf_subset: int) -> dict[str, tuple[object, int | None]]:
@@ -83,6 +83,7 @@ def _row(model: str, library: str, train_size: int, error: float, train_seconds:
             "train_seconds": round(train_seconds, 2), "predict_us_per_image": round(per_image * 1e6, 2)}
 
 
+@single_threaded
 def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, rbf_subset, networks = mnist_splits(2000, 10, 1000), 1000, [([32], 2)]

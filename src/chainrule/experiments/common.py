@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
 from dataclasses import dataclass, field
@@ -118,3 +119,18 @@ def plain_log_axis(ax, axis: str = "y") -> None:
         return f"{v:g}" if f"{v:.0e}"[0] in "235" and hi < 300 * lo else ""
 
     target.set_minor_formatter(FuncFormatter(minor))
+
+
+def single_threaded(run: Callable[..., Result]) -> Callable[..., Result]:
+    """Run an experiment with one BLAS and OpenMP thread (threadpoolctl). On a shared machine two
+    BLAS threads competing with other jobs spin and run several times slower, and one-core times
+    are comparable from run to run and between the libraries compared."""
+
+    @functools.wraps(run)
+    def limited(*args, **kwargs) -> Result:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return run(*args, **kwargs)
+
+    return limited

@@ -20,7 +20,7 @@ import numpy as np
 from ..init import default_initializer
 from ..network import Network, mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -55,6 +55,7 @@ def train_one(activation: str, depth: int, splits, width: int, epochs: int, seed
     return row, before, after
 
 
+@single_threaded
 def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, depths, width, epochs = mnist_splits(2000, 500, 1000), [1, 2, 4], 32, 1

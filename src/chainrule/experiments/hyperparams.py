@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 
@@ -38,6 +38,7 @@ def sample_setting(rng: np.random.Generator) -> dict:
     }
 
 
+@single_threaded
 def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, trials, epochs = mnist_splits(2000, 500, 1000), 4, 1

@@ -21,7 +21,7 @@ import numpy as np
 from ..augment import affine, gaussian_smooth
 from ..network import Network, mlp
 from ..training import accuracy, fit
-from .common import MNIST_SCALING, Result, plain_log_axis, mnist_splits
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
 
 LEVELS = {
     "gaussian": [0.0, 0.1, 0.2, 0.3, 0.45, 0.6],
@@ -64,6 +64,7 @@ def train(splits, width: int, epochs: int, seed: int, augment=None) -> Network:
     return net
 
 
+@single_threaded
 def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         splits, width, epochs = mnist_splits(2000, 10, 1000), 64, 2
