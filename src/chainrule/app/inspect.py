@@ -189,8 +189,8 @@ def _scored(net: Network, image: np.ndarray, label: int) -> dict:
 
 
 def _activation_name(net: Network, k: int) -> str:
-    dense_at = [i for i, layer in enumerate(net.layers) if layer is net.dense[k]][0]
-    following = net.layers[dense_at + 1] if dense_at + 1 < len(net.layers) else None
+    at = net.layers.index(net.dense[k])
+    following = net.layers[at + 1] if at + 1 < len(net.layers) else None
     return getattr(following, "name", "identity")
 
 

@@ -156,7 +156,7 @@ class TrainingSession:
         augment = Augmenter() if config.augment else None
         rng = np.random.default_rng(config.seed)
         params = net.params()
-        window = {"loss": 0.0, "correct": 0, "seen": 0, "norms": np.zeros(len(net.dense))}
+        window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
         self.state, self.message = "running", f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
         started = time.perf_counter()
         order = rng.permutation(len(X))
@@ -179,10 +179,11 @@ class TrainingSession:
             window["loss"] += loss * len(idx)
             window["correct"] += int(np.count_nonzero(out.argmax(axis=1) == Y[idx]))
             window["seen"] += len(idx)
+            window["steps"] += 1
             window["norms"] += inspection.gradient_norms(grads)
             if self.step % config.report_every == 0 or self.step == config.steps:
                 self._report(net, Xv, Yv, window, time.perf_counter() - started)
-                window = {"loss": 0.0, "correct": 0, "seen": 0, "norms": np.zeros(len(net.dense))}
+                window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
             time.sleep(0)  # let the server's thread take the interpreter
         if window["seen"]:
             self._report(net, Xv, Yv, window, time.perf_counter() - started)
@@ -191,7 +192,6 @@ class TrainingSession:
         self.message = f"{'stopped' if stopped else 'finished'} after {self.step} steps"
 
     def _report(self, net: Network, Xv: np.ndarray, Yv: np.ndarray, window: dict, seconds: float) -> None:
-        steps = max(1, window["seen"] // max(1, self.config.batch_size))
         self.reports.append({
             "step": self.step,
             "seconds": round(seconds, 2),
@@ -199,7 +199,7 @@ class TrainingSession:
             "accuracy": window["correct"] / window["seen"],
             "val_loss": float(net.loss_value(Xv, Yv)),
             "val_accuracy": accuracy(net, Xv, Yv),
-            "grad_norms": (window["norms"] / steps).tolist(),
+            "grad_norms": (window["norms"] / window["steps"]).tolist(),  # mean over the steps since the last report
         })
         W = net.dense[0].W[:WEIGHT_IMAGES]
         self.weights = np.asarray(W, dtype=np.float64).round(4).tolist()
