@@ -184,5 +184,6 @@ def test_phone_views_fit_the_screen_and_answer_taps(browser, url, sample, artifa
     page.screenshot(path=artifacts / "inspect-phone-forward.png")
     page.get_by_test_id("backward-view").scroll_into_view_if_needed()
     page.get_by_test_id("backward-view").screenshot(path=artifacts / "inspect-phone-backward.png")
+    page.screenshot(path=artifacts / "inspect-phone-full.png", full_page=True)
     assert not page.errors
     page.close()

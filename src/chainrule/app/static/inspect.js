@@ -266,7 +266,8 @@ function renderBackward() {
         `<figure><canvas data-row="${i}" width="28" height="28"></canvas><figcaption>unit ${j}</figcaption></figure>`).join("")}</div>
         <p class="subtle">rows of ∂C/∂W<sup>(1)</sup> of the ${layer.dW_units.length} units whose weights a step would change most</p>`;
     } else {
-      html += `<canvas class="bw-matrix" data-layer="${k}" data-testid="bw-dW-${k}"></canvas>`;
+      html += `<canvas class="bw-matrix" data-layer="${k}" data-testid="bw-dW-${k}"></canvas>
+        <p class="subtle">row i is δ<sub>i</sub><sup>(${n})</sup> times a<sup>(${k})</sup>: a column is zero where that unit of layer ${k} is silent</p>`;
     }
     html += "</div>";
   }
