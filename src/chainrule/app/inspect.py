@@ -17,7 +17,7 @@ from ..network import Network
 from ..optimizers import SGD
 
 FIRST_LAYER_IMAGES = 6
-MAX_SESSIONS = 64
+MAX_SESSIONS = 16
 
 
 class Lab:
@@ -166,6 +166,8 @@ class Coverage:
     def of(self, net: Network) -> dict:
         with self._lock:
             if id(net) not in self._cache:
+                if len(self._cache) >= 4:  # models replaced by adaptation or live training
+                    self._cache.pop(next(iter(self._cache)))
                 self._cache[id(net)] = (net, self._compute(net))
             return self._cache[id(net)][1]
 
