@@ -88,6 +88,7 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     assert page.evaluate("inside.forward.probabilities") != before  # the lab copy changed at once
     assert page.get_by_test_id("prediction").text_content() == str(label)  # the pad's model did not
     page.get_by_test_id("forward-view").screenshot(path=artifacts / "inspect-forward-desktop.png")
+    page.screenshot(path=artifacts / "inspect-desktop-full.png", full_page=True)
     assert not page.errors
     page.close()
 
