@@ -86,6 +86,7 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     page.wait_for_function("inside.forward.edits.scale.length === 1")
     settle(page)
     assert page.evaluate("inside.forward.probabilities") != before  # the lab copy changed at once
+    assert "1 scaled" in page.get_by_test_id("fw-verdict").text_content()
     assert page.get_by_test_id("prediction").text_content() == str(label)  # the pad's model did not
     page.get_by_test_id("forward-view").screenshot(path=artifacts / "inspect-forward-desktop.png")
     page.screenshot(path=artifacts / "inspect-desktop-full.png", full_page=True)

@@ -124,6 +124,10 @@ function buildForward(layers) {
 function renderForward() {
   const fw = inside.forward;
   const root = document.getElementById("fw-layers");
+  const verdict = document.getElementById("fw-verdict");
+  verdict.textContent = fw && inside.image
+    ? `the lab copy says ${fw.digit} (${(100 * fw.probabilities[fw.digit]).toFixed(1)}%)${fw.edits.off.length + fw.edits.scale.length ? ` with ${fw.edits.off.length} unit(s) off and ${fw.edits.scale.length} scaled` : ""}`
+    : "";
   if (!fw || !inside.image) {
     root.querySelectorAll(".unit").forEach((cell) => { cell.style.background = ""; cell.classList.remove("on"); });
     root.querySelectorAll(".bar").forEach((bar) => { bar.style.height = "0"; });
