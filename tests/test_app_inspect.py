@@ -171,9 +171,13 @@ def test_live_training_reports_a_falling_loss_and_can_be_used_for_drawing(client
     assert client.get("/api/info").json()["layers"] == [784, *(dense.n_out for dense in digit_model.dense)]
 
 
-def test_live_training_pauses_resumes_and_stops(client):
-    client.post("/api/train/start", json={"width": 8, "steps": 100_000, "report_every": 50})
+def test_live_training_pauses_resumes_and_stops_and_never_blocks_drawing(client, image):
+    client.post("/api/train/start", json={"width": 64, "steps": 100_000, "report_every": 50})
     wait_for(client, lambda s: s["state"] == "running" and s["step"] > 0)
+    for _ in range(10):  # drawing clients are served while the worker trains
+        started = time.perf_counter()
+        assert client.post("/api/predict", json={"image": image.tolist()}).status_code == 200
+        assert time.perf_counter() - started < 1.0
     paused = client.post("/api/train/pause").json()
     assert paused["state"] == "paused"
     time.sleep(0.1)
