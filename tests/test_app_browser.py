@@ -11,7 +11,7 @@ pytest.importorskip("starlette")
 
 from chainrule import corrections  # noqa: E402
 from chainrule.app import create_app  # noqa: E402
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, place, running_server, settled_prediction  # noqa: E402
+from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, open_page, place, running_server, settled_prediction  # noqa: E402
 from chainrule.preprocessing import digit_from_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -42,16 +42,6 @@ def samples(mnist, digit_model):
             chosen.append((paths, str(label)))
         if len(chosen) == 10:
             return chosen
-
-
-def open_page(browser, url, device):
-    page = browser.new_page(**device)
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(url)
-    page.wait_for_function("net.socketReady")
-    page.errors = errors
-    return page
 
 
 def test_empty_page_asks_for_a_digit(browser, url, artifacts):

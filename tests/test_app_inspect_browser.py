@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("starlette")
 
 from chainrule.app import create_app  # noqa: E402
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, place, running_server, settled_prediction  # noqa: E402
+from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, open_page, place, running_server, settled_prediction  # noqa: E402
 from chainrule.inspection import coverage, trace  # noqa: E402
 from chainrule.preprocessing import digit_from_strokes  # noqa: E402
 
@@ -36,16 +36,6 @@ def sample(mnist, digit_model):
         paths = digit_paths(image)
         if digit_model.predict(digit_from_strokes(paths)[None])[0] == label:
             return paths, int(label)
-
-
-def open_page(browser, url, device):
-    page = browser.new_page(**device)
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(url)
-    page.wait_for_function("net.socketReady")
-    page.errors = errors
-    return page
 
 
 def settle(page):

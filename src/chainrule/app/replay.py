@@ -35,6 +35,18 @@ def running_server(app, host: str = "127.0.0.1") -> Iterator[str]:
         thread.join(10)
 
 
+def open_page(browser, url: str, device: dict):
+    """A new page of ``browser`` (Playwright) with the ``device`` options, at ``url``, once its
+    WebSocket is open; ``page.errors`` collects the page's uncaught JavaScript errors."""
+    page = browser.new_page(**device)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(url)
+    page.wait_for_function("net.socketReady")
+    page.errors = errors
+    return page
+
+
 def digit_paths(image: np.ndarray, threshold: int = 100) -> list[np.ndarray]:
     """Pen paths that redraw a 28x28 digit: its Zhang-Suen skeleton traced into strokes, each
     smoothed by a 3-point moving average (the ends stay), in pixel coordinates (x, y)."""
