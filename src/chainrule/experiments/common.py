@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..io import atomic_write
+from ..plots import save_figure
 
 
 @dataclass
@@ -44,18 +45,6 @@ def write_csv(rows: list[dict], path: Path) -> None:
     atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
 
 
-def write_plot(draw: Callable[["object"], None], path: Path) -> None:
-    """Call ``draw(fig)`` on a new matplotlib Figure and save it as PNG, atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 6), dpi=100, layout="constrained")
-    draw(fig)
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-
-
 def format_table(rows: list[dict]) -> str:
     """The rows as an aligned plain-text table."""
     if not rows:
@@ -79,7 +68,7 @@ def save_result(result: Result, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out / f"{result.name}.csv", out / f"{result.name}.png"
     write_csv(result.rows, csv_path)
-    write_plot(result.plot, png_path)
+    save_figure(result.plot, png_path, (10, 6))
     return csv_path, png_path
 
 
