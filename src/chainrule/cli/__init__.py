@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:  # the reader went away (e.g. `chainrule eval | head`): not an error
+        sys.stderr.close()
+        return 0
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as err:
         print(f"chainrule {args.verb}: error: {err}", file=sys.stderr)
         return 2
