@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import Sigmoid, Softmax
+from .activations import Sigmoid
 
 
 class Loss:
@@ -95,26 +95,14 @@ class CrossEntropy(Loss):
     output_activation = "softmax"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
-        shifted = output - output.max(axis=1, keepdims=True)
-        log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        m = output.shape[0]
-        if y.ndim == 1:
-            return -float(log_a[np.arange(m), y].sum()) / m
-        return -float(np.vdot(y, log_a)) / m
+        return self.value_and_gradient(output, y)[0]
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a = Softmax().forward(output)
-        m = output.shape[0]
-        if y.ndim == 1:
-            a[np.arange(m), y] -= 1
-        else:
-            a -= y
-        a /= m
-        return a
+        return self.value_and_gradient(output, y)[1]
 
     def value_and_gradient(self, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One exponential serves both: with s = sum_j e^{z_j - max z}, log a = z - max z - log s
-        and a = e^{z - max z} / s (the same arithmetic as ``value`` and ``gradient``)."""
+        and a = e^{z - max z} / s; ``value`` and ``gradient`` each take their half of it."""
         shifted = output - output.max(axis=1, keepdims=True)
         a = np.exp(shifted)
         s = a.sum(axis=1, keepdims=True)

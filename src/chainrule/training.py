@@ -150,7 +150,7 @@ def fit(
             history.loss.append(loss_sum / seen)  # the mean loss per training sample this epoch
             history.lr.append(lr_t)
             history.seconds.append(time.perf_counter() - t0)
-            if net.is_classifier:
+            if classifier:
                 history.accuracy.append(correct / seen)  # on the training batches as they were seen
             if validation_data is not None:
                 out = net._forward(Xv, net._loss_layers)[0]  # one pass serves the loss and the accuracy
