@@ -240,17 +240,22 @@ function paintPixels(id, result, color) {
   ctx.putImageData(image, 0, 0);
 }
 
+// Ten buttons 0..9 in the element `containerId`, test ids `${prefix}${k}`, calling onPick(k).
+function digitButtons(containerId, prefix, title, onPick) {
+  const container = document.getElementById(containerId);
+  for (let k = 0; k < 10; k++) {
+    const button = document.createElement("button");
+    button.textContent = String(k);
+    button.dataset.testid = `${prefix}${k}`;
+    button.title = title(k);
+    button.addEventListener("click", () => onPick(k));
+    container.appendChild(button);
+  }
+}
+
 const teachView = {
   init() {
-    const labels = document.getElementById("labels");
-    for (let k = 0; k < 10; k++) {
-      const button = document.createElement("button");
-      button.textContent = String(k);
-      button.dataset.testid = `label-${k}`;
-      button.title = `Save this drawing as a ${k}`;
-      button.addEventListener("click", () => correct(k));
-      labels.appendChild(button);
-    }
+    digitButtons("labels", "label-", (k) => `Save this drawing as a ${k}`, correct);
     document.getElementById("adapt").addEventListener("click", adapt);
     document.getElementById("reset").addEventListener("click", resetModel);
   },

@@ -374,15 +374,7 @@ function drawCoverage() {
 // ---- wiring --------------------------------------------------------------------------------------
 const insideView = {
   init() {
-    const labels = document.getElementById("bw-labels");
-    for (let k = 0; k < 10; k++) {
-      const button = document.createElement("button");
-      button.textContent = String(k);
-      button.dataset.testid = `bw-label-${k}`;
-      button.title = `It should be a ${k}: show the backward pass for this target`;
-      button.addEventListener("click", () => chooseLabel(k));
-      labels.appendChild(button);
-    }
+    digitButtons("bw-labels", "bw-label-", (k) => `It should be a ${k}: show the backward pass for this target`, chooseLabel);
     const eta = document.getElementById("bw-eta");
     eta.addEventListener("input", () => { document.getElementById("bw-eta-value").textContent = String(etaValue()); });
     document.getElementById("bw-step").addEventListener("click", gradientStep);
