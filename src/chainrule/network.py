@@ -98,8 +98,11 @@ class Network:
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
         X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
-        out = self._forward(X, self._loss_layers)[0]
-        return self.loss.value(out, self._dense_targets(Y))
+        return self._loss_value(X, Y)
+
+    def _loss_value(self, X, Y) -> float:
+        """Unchecked: the loss C for checked X and Y (a forward pass only)."""
+        return self.loss.value(self._forward(X, self._loss_layers)[0], self._dense_targets(Y))
 
     # ---- backward --------------------------------------------------------------------------
     def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, Gradients]:
