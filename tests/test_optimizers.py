@@ -143,3 +143,23 @@ def test_make_optimizer_by_name(name, kind, momentum, nesterov):
 def test_bad_optimizer_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9), lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+], ids=["sgd", "momentum", "nesterov"])
+def test_step_leaves_the_gradients_alone_and_step_scaled_takes_the_same_step(make):
+    """step(g) must not touch the caller's gradients; step_scaled(eta g) is the same update."""
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(3)]
+    a, b = [p.copy() for p in start], [p.copy() for p in start]
+    opt_a, opt_b = make(), make()
+    for _ in range(3):
+        grads = [rng.standard_normal(p.shape) for p in start]
+        kept = [g.copy() for g in grads]
+        opt_a.step(a, grads, 0.05)
+        for g, k in zip(grads, kept):
+            np.testing.assert_array_equal(g, k)
+        opt_b.step_scaled(b, [0.05 * g for g in grads], 0.05)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p, q, rtol=1e-14)

@@ -111,11 +111,14 @@ class Network:
         loss, grads, _ = self._loss_and_gradient(X, Y)
         return loss, grads
 
-    def _loss_and_gradient(self, X, Y, training=False, rng=None) -> tuple[float, Gradients, np.ndarray]:
-        """Unchecked: (C, gradients, the output the loss took) for checked X and Y."""
+    def _loss_and_gradient(self, X, Y, training=False, rng=None, scale: float = 1.0) -> tuple[float, Gradients, np.ndarray]:
+        """Unchecked: (C, gradients, the output the loss took) for checked X and Y; with ``scale``
+        the gradients of scale * C (C itself unscaled), as an SGD step eta dC/dtheta needs."""
         out, caches = self._forward(X, self._loss_layers, training, rng)
         # delta = dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
         loss, delta = self.loss.value_and_gradient(out, self._dense_targets(Y))
+        if scale != 1.0:
+            delta = delta * scale
         grads, _ = self._backward(caches, delta, self._loss_layers, need_input_grad=False)
         return loss, grads, out
 

@@ -20,7 +20,14 @@ import numpy as np
 
 
 class Optimizer:
-    """Base class. ``step(params, grads, lr)`` updates ``params`` in place."""
+    """Base class. ``step(params, grads, lr)`` updates ``params`` in place.
+
+    An optimiser with ``linear = True`` uses g only through eta g and also has
+    ``step_scaled(params, steps, lr)``, which takes steps = eta g: the gradient of the scaled loss
+    eta C. Backpropagation gets that for the price of scaling the output's delta (m x n_L numbers)
+    instead of every dC/dW, and the update of W becomes one pass; ``fit`` uses it."""
+
+    linear = False
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -47,6 +54,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain, momentum (mu > 0) or Nesterov momentum gradient descent."""
 
+    linear = True
+
     def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         if not 0 <= momentum < 1:
@@ -56,19 +65,33 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = nesterov
 
-    def update(self, p, g, state, lr):
-        if self.momentum == 0:
-            p -= lr * g
-            return
-        v = state.get("v")
-        if v is None:
-            v = state["v"] = np.zeros_like(p)
-        v *= self.momentum
-        v -= lr * g
-        if self.nesterov:
-            p += self.momentum * v - lr * g
-        else:
-            p += v
+    def step(self, params, grads, lr=None):
+        lr = self.lr if lr is None else lr
+        self.step_scaled(params, [lr * g for g in grads], lr)
+
+    def step_scaled(self, params: Sequence[np.ndarray], steps: Sequence[np.ndarray], lr: float | None = None) -> None:
+        """The update from steps = eta dC/dtheta (eta = ``lr``, which weight decay still needs).
+        The step arrays are scratch: they are overwritten."""
+        lr = self.lr if lr is None else lr
+        if not self.state:
+            self.state = [{} for _ in params]
+        mu = self.momentum
+        for p, s, state in zip(params, steps, self.state):
+            if self.weight_decay and p.ndim == 2:
+                s += (lr * self.weight_decay) * p  # eta (g + lambda W)
+            if mu == 0:
+                p -= s
+                continue
+            v = state.get("v")
+            if v is None:
+                v = state["v"] = np.zeros_like(p)
+            v *= mu
+            v -= s  # v = mu v - eta g
+            if self.nesterov:  # theta + mu v - eta g
+                p -= s
+                p += np.multiply(v, mu, out=s)
+            else:
+                p += v
 
 
 class Adam(Optimizer):
