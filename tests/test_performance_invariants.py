@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import chainrule
 from chainrule.activations import ReLU
+from chainrule.layers import Dense
 from chainrule.losses import LOSSES, get_loss
 
 
@@ -102,6 +103,27 @@ def test_a_digit_model_keeps_float32_from_uint8_images():
     assert net.predict_proba(images[:3]).dtype == np.float32
     _, grads = net.loss_and_gradient(images[:3], labels[:3])
     assert all(g.dtype == np.float32 for pair in grads for g in pair)
+
+
+def test_training_skips_the_input_gradient_of_the_first_weights(monkeypatch):
+    """Below a digit model's first Dense layer lies only its fixed Standardize, so the product
+    delta W of that layer (as costly as dC/dW) feeds nothing and must not be computed."""
+    asked = []
+    backward = Dense.backward
+
+    def spy(self, cache, grad_y, need_input_grad=True):
+        asked.append((self.n_in, need_input_grad))
+        return backward(self, cache, grad_y, need_input_grad)
+
+    monkeypatch.setattr(Dense, "backward", spy)
+    rng = np.random.default_rng(0)
+    net = chainrule.mlp([784, 8, 10], dtype=np.float32, input_scaling=(0.0, 1 / 255, (28, 28)))
+    chainrule.fit(net, rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), rng.integers(0, 10, 20),
+                  epochs=1, batch_size=10, progress=False)
+    assert asked.count((784, False)) == 2 and asked.count((8, True)) == 2 and len(asked) == 4
+    asked.clear()
+    net.input_gradient(np.zeros((1, 28, 28), np.uint8))  # the saliency map does need it
+    assert (784, True) in asked
 
 
 def test_training_memory_does_not_grow_across_epochs():

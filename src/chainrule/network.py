@@ -169,9 +169,10 @@ class Network:
         """Carry delta = dC/d(output) back through the layers, left to right in the product
         dC/da^(L) J_L J_(L-1) ... ; collects (dC/dW, dC/db) for each Dense layer."""
         grads = []
-        last = len(layers) - 1
-        for i in range(last, -1, -1):
-            needed = need_input_grad or i > 0
+        # below the first layer with parameters (a digit model's Standardize) no gradient is needed
+        first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        for i in range(len(layers) - 1, -1, -1):
+            needed = need_input_grad or i > first
             delta, layer_grads = layers[i].backward(caches[i], delta, needed)
             if layer_grads:
                 grads.append(layer_grads)
