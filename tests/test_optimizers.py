@@ -149,10 +149,12 @@ def test_bad_optimizer_arguments(make, match):
     lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9), lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
 ], ids=["sgd", "momentum", "nesterov"])
 def test_step_leaves_the_gradients_alone_and_step_scaled_takes_the_same_step(make):
-    """step(g) must not touch the caller's gradients; step_scaled(eta g) is the same update."""
+    """step(g) must not touch the caller's gradients; step_scaled(eta g) is the same update as the
+    formulas written out over whole arrays (W of 301 rows is updated in three blocks of rows)."""
     rng = np.random.default_rng(0)
-    start = [rng.standard_normal((3, 4)), rng.standard_normal(3)]
-    a, b = [p.copy() for p in start], [p.copy() for p in start]
+    start = [rng.standard_normal((301, 250)), rng.standard_normal(301)]
+    a, b, c = [p.copy() for p in start], [p.copy() for p in start], [p.copy() for p in start]
+    v = [np.zeros_like(p) for p in start]
     opt_a, opt_b = make(), make()
     for _ in range(3):
         grads = [rng.standard_normal(p.shape) for p in start]
@@ -161,5 +163,11 @@ def test_step_leaves_the_gradients_alone_and_step_scaled_takes_the_same_step(mak
         for g, k in zip(grads, kept):
             np.testing.assert_array_equal(g, k)
         opt_b.step_scaled(b, [0.05 * g for g in grads], 0.05)
-    for p, q in zip(a, b):
+        mu, lam = opt_a.momentum, opt_a.weight_decay
+        for i, (p, g) in enumerate(zip(c, grads)):
+            g = g + lam * p if p.ndim == 2 else g
+            v[i] = mu * v[i] - 0.05 * g
+            c[i] = p + (mu * v[i] - 0.05 * g if opt_a.nesterov else v[i])
+    for p, q, r in zip(a, b, c):
         np.testing.assert_allclose(p, q, rtol=1e-14)
+        np.testing.assert_allclose(p, r, rtol=1e-12)
