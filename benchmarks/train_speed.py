@@ -98,7 +98,7 @@ def torch_trainer(sizes, X, Y):
     return epoch
 
 
-def single_image_latency(sizes, image: np.ndarray, repeats: int = 2000) -> float:
+def single_image_latency(sizes, image: np.ndarray, repeats: int = 5000) -> float:
     """Median seconds of net.predict on one raw uint8 image (the digit-model path)."""
     net = chainrule.mlp(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
                         input_scaling=(0.0, 1 / 255, (28, 28)))
@@ -138,6 +138,7 @@ def main() -> None:
               f"torch {', '.join(f'{t:.2f}' for t in torch_seconds)}")
         print(f"{name}: memory after each chainrule epoch (RSS MB) {', '.join(f'{mb:.0f}' for mb in memory)}")
         rows.append((name, sizes, min(seconds), min(torch_seconds)))
+    time.sleep(1)  # PyTorch's OpenMP workers spin for a while after its last epoch
     for sizes in NETWORKS[1:]:
         latency = single_image_latency(sizes, data.test_images[0])
         print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency * 1e6:.1f} us")
