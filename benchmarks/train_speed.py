@@ -9,7 +9,7 @@ both alike; printed as the ratio of the best epochs and as the median of the pai
 per alternation, which a single lucky epoch of either side cannot move), chainrule's achieved GFLOP/s against NumPy's float32
 matrix-multiply peak (the best of 2048 x 2048 products timed before, between and after the epochs; both
 the work done and the conventional 6 flops per weight per sample), the resident memory after each epoch (it
-must stay flat), and the median time of one single-image prediction. The last lines are
+must stay flat), and the median time of one single-image prediction (best of 5 blocks). The last lines are
 ``ratio 784-128-10 R`` and ``ratio 784-800-10 R`` with R = chainrule's epoch time / PyTorch's
 (the paired median).
 
@@ -100,14 +100,16 @@ def torch_trainer(sizes, X, Y):
     return epoch
 
 
-def single_image_latency(sizes, image: np.ndarray, repeats: int = 5000) -> float:
-    """Median seconds of net.predict on one raw uint8 image (the digit-model path)."""
+def single_image_latency(sizes, image: np.ndarray, blocks: int = 5, repeats: int = 1000) -> list[float]:
+    """Median seconds of net.predict on one raw uint8 image (the digit-model path), in each of
+    ``blocks`` blocks of ``repeats`` calls, sorted: the first is what the machine can do, the spread
+    how much the host's other tenants took (as timeit reports the best of its repeats)."""
     net = chainrule.mlp(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
                         input_scaling=(0.0, 1 / 255, (28, 28)))
     x = image[None]
     for _ in range(100):
         net.predict(x)
-    return statistics.median(_timed(lambda: net.predict(x)) for _ in range(repeats))
+    return sorted(statistics.median(_timed(lambda: net.predict(x)) for _ in range(repeats)) for _ in range(blocks))
 
 
 def _timed(fn) -> float:
@@ -144,7 +146,8 @@ def main() -> None:
     time.sleep(1)  # PyTorch's OpenMP workers spin for a while after its last epoch
     for sizes in NETWORKS[1:]:
         latency = single_image_latency(sizes, data.test_images[0])
-        print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency * 1e6:.1f} us")
+        print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency[0] * 1e6:.1f} us "
+              f"(the best of {len(latency)} blocks of 1000 calls; the others {', '.join(f'{t * 1e6:.1f}' for t in latency[1:])})")
     peaks.append(matmul_peak())
     peak = max(peaks)
     print(f"\nload average {load:.2f} -> {os.getloadavg()[0]:.2f}; numpy float32 matmul peak {peak:.0f} GFLOP/s "

@@ -87,9 +87,10 @@ def test_dropout_rejects_rates_outside_0_1(rate):
         Dropout(rate)
 
 
-def test_standardize_flattens_and_scales_raw_images_and_backward_restores_the_shape():
-    layer = Standardize(offset=0.1307 * 255, scale=1 / (0.3081 * 255), input_shape=(2, 3), dtype=np.float32)
-    X = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+@pytest.mark.parametrize("offset, scale", [(0.1307 * 255, 1 / (0.3081 * 255)), (0.0, 1 / 255)])
+def test_standardize_flattens_and_scales_raw_images_and_backward_restores_the_shape(offset, scale):
+    layer = Standardize(offset=offset, scale=scale, input_shape=(2, 3), dtype=np.float32)
+    X = np.arange(250, 238, -1, dtype=np.uint8).reshape(2, 2, 3)
     y, cache = layer.forward(X)
     assert y.shape == (2, 6) and y.dtype == np.float32
     np.testing.assert_allclose(y, (X.reshape(2, 6) - layer.offset) * layer.scale, rtol=1e-6)
