@@ -73,10 +73,13 @@ def test_example_mat1110_runs_as_a_command():
     (["example", "mat1110", "--bogus"], "chainrule: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_arguments_exit_2_with_one_error_line(argv, prefix, capsys):
+    """One line in all: what is wrong and where to read more, not argparse's usage block first."""
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
-    assert_one_line_error(capsys.readouterr().err, prefix)
+    err = capsys.readouterr().err
+    assert_one_line_error(err, prefix)
+    assert len(err.splitlines()) == 1 and err.rstrip().endswith("--help)"), err
 
 
 def test_an_error_inside_a_verb_is_one_line_and_exit_2(monkeypatch, capsys):

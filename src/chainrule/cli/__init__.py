@@ -9,14 +9,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 VERBS = ["example", "experiment", "train", "eval", "predict", "draw"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: what was wrong and where to read more, without the usage
+    block (20 lines for ``train``) that would bury it. The verbs' subparsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="chainrule",
         description="Neural networks from the chain rule up: train and evaluate digit recognisers, "
         "draw digits and watch the network think, run the seed examples and the experiments.",
