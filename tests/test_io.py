@@ -114,3 +114,12 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_save_creates_missing_folders(tmp_path):
     chainrule.save(chainrule.mlp([2, 2]), tmp_path / "a" / "b" / "m.npz")
     assert chainrule.load(tmp_path / "a" / "b" / "m.npz").n_outputs == 2
+
+
+def test_atomic_write_gives_the_file_the_permissions_of_an_ordinary_write(tmp_path):
+    """mkstemp's temporary file is 0600; the file it becomes must be as open(path, "w") makes it."""
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("x")
+    written = tmp_path / "atomic.txt"
+    atomic_write(written, lambda f: f.write(b"x"))
+    assert os.stat(written).st_mode & 0o777 == os.stat(ordinary).st_mode & 0o777

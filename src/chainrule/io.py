@@ -26,7 +26,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -38,10 +38,15 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    """The process's umask. POSIX can only read it by setting it, so this runs once, at import:
+    per write, another thread creating a file in between would get the temporary umask 0."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def save(net: Network, path: str | os.PathLike, metadata: dict | None = None) -> None:
