@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..io import atomic_write
 from ..plots import save_figure
@@ -110,16 +112,31 @@ def plain_log_axis(ax, axis: str = "y") -> None:
     target.set_minor_formatter(FuncFormatter(minor))
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run NumPy's BLAS (and OpenMP) and, if it is loaded, PyTorch on one thread (threadpoolctl).
+    On a shared machine a second thread that waits for a busy core makes small products many times
+    slower, and one-core times are comparable from run to run and between the libraries compared."""
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    with threadpool_limits(1):
+        if torch:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch:
+                torch.set_num_threads(threads)
+
+
 def single_threaded(run: Callable[..., Result]) -> Callable[..., Result]:
-    """Run an experiment with one BLAS and OpenMP thread (threadpoolctl). On a shared machine two
-    BLAS threads competing with other jobs spin and run several times slower, and one-core times
-    are comparable from run to run and between the libraries compared."""
+    """An experiment's ``run`` under ``one_thread``."""
 
     @functools.wraps(run)
     def limited(*args, **kwargs) -> Result:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
+        with one_thread():
             return run(*args, **kwargs)
 
     return limited

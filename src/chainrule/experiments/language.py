@@ -21,11 +21,9 @@ chainrule, its whole core modules involved, validation included).
 from __future__ import annotations
 
 import ast
-import contextlib
 import inspect
 import io
 import random
-import sys
 import time
 import tokenize
 from pathlib import Path
@@ -36,7 +34,7 @@ import numpy as np
 from .. import activations, layers, losses, network, optimizers, pure, training
 from ..network import mlp
 from ..training import fit
-from .common import Result, best_time
+from .common import Result, best_time, one_thread
 
 EPOCH = 60_000  # one epoch: the MNIST training set
 BATCH = 10  # Nielsen's minibatch size
@@ -163,24 +161,6 @@ def time_epoch(train: Callable[[int, int], None], chunk: int, budget: float) -> 
         train(done, min(done + chunk, EPOCH))
         done = min(done + chunk, EPOCH)
     return (time.perf_counter() - t0) * EPOCH / done, done
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run NumPy's BLAS and PyTorch on one thread: plain Python has one, and on a shared machine
-    a second BLAS thread that waits for a busy core makes small products many times slower."""
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")
-    threads = torch.get_num_threads() if torch else None
-    with threadpool_limits(1):
-        if torch:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if torch:
-                torch.set_num_threads(threads)
 
 
 class Bench:
