@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .network import Network
-from .optimizers import Optimizer, SGD, make_optimizer
+from .optimizers import Optimizer, make_optimizer
 
 
 MEAN_LOSSES = ("cross_entropy", "binary_cross_entropy", "mean_squared_error")
