@@ -229,15 +229,16 @@ const inputView = {
   },
 };
 
+// An ImageData of width x height whose pixel i (row by row) has the colour color(i) = [r, g, b].
+function pixelImage(ctx, width, height, color) {
+  const image = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) image.data.set([...color(i), 255], 4 * i);
+  return image;
+}
+
 function paintPixels(id, result, color) {
-  const canvas = document.getElementById(id);
-  const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const [r, g, b] = result ? color(i) : [0, 0, 0];
-    image.data.set([r, g, b, 255], 4 * i);
-  }
-  ctx.putImageData(image, 0, 0);
+  const ctx = document.getElementById(id).getContext("2d");
+  ctx.putImageData(pixelImage(ctx, 28, 28, result ? color : () => [0, 0, 0]), 0, 0);
 }
 
 // Ten buttons 0..9 in the element `containerId`, test ids `${prefix}${k}`, calling onPick(k).

@@ -37,9 +37,7 @@ function paintImage(canvas, values, width, height, color) {
   canvas.width = width;
   canvas.height = height;
   const ctx = canvas.getContext("2d");
-  const image = ctx.createImageData(width, height);
-  for (let i = 0; i < width * height; i++) image.data.set([...color(values[i]), 255], 4 * i);
-  ctx.putImageData(image, 0, 0);
+  ctx.putImageData(pixelImage(ctx, width, height, (i) => color(values[i])), 0, 0);
 }
 function paintSigned(canvas, values, width, height) {
   const scale = maxAbs(values);

@@ -120,8 +120,7 @@ function drawTrainingWeights() {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   for (let u = 0; u < count; u++) {
     const scale = maxAbs(rows[u]);
-    const image = ctx.createImageData(size, size);
-    for (let i = 0; i < size * size; i++) image.data.set([...divColor(rows[u][i] / scale), 255], 4 * i);
+    const image = pixelImage(ctx, size, size, (i) => divColor(rows[u][i] / scale));
     ctx.putImageData(image, (u % columns) * (size + gap), Math.floor(u / columns) * (size + gap));
   }
 }
