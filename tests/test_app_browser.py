@@ -83,6 +83,8 @@ def test_phone_recognises_digits_drawn_by_touch(browser, url, samples, artifacts
     for paths, label in samples[:5]:
         page.wait_for_timeout(400)  # a tap right after a touch stroke would read as a double tap
         page.get_by_test_id("clear").tap()
+        # tap() returns once the touch is delivered; the click it makes comes a moment later
+        page.wait_for_function("pad.strokes.length === 0")
         assert settled_prediction(page) == ""
         draw_with_touch(page, place(paths, canvas.bounding_box(), 0.6))
         hits += settled_prediction(page) == label
