@@ -13,7 +13,7 @@ must stay flat), and the median time of one single-image prediction (best of 5 b
 ``ratio 784-128-10 R`` and ``ratio 784-800-10 R`` with R = chainrule's epoch time / PyTorch's
 (the paired median).
 
-    flock /tmp/chainrule-cpu.lock python -u benchmarks/train_speed.py [--epochs 7]
+    flock /tmp/chainrule-cpu.lock python -u benchmarks/train_speed.py [--epochs 11]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=7, help="epochs per framework and network (default 7)")
+    parser.add_argument("--epochs", type=int, default=11, help="epochs per framework and network (default 11)")
     args = parser.parse_args()
     data = load_mnist()
     X = (data.train_images.reshape(len(data.train_images), -1) / np.float32(255)).astype(np.float32)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule
+from chainrule.layers import OuterProducts
 from chainrule.optimizers import SGD, Adam, armijo_step, make_optimizer
 
 
@@ -171,3 +172,28 @@ def test_step_leaves_the_gradients_alone_and_step_scaled_takes_the_same_step(mak
     for p, q, r in zip(a, b, c):
         np.testing.assert_allclose(p, q, rtol=1e-14)
         np.testing.assert_allclose(p, r, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(0.1), lambda: SGD(0.1, weight_decay=0.01), lambda: SGD(0.1, momentum=0.9),
+    lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+], ids=["sgd", "sgd+decay", "momentum", "nesterov+decay"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_scaled_applies_a_factored_weight_gradient_as_the_matrix_it_stands_for(make, dtype):
+    """fit hands SGD each eta dC/dW as OuterProducts(eta delta, X); the update must be the one the
+    matrix (eta delta)^T X gives, with weight decay and momentum too."""
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((40, 30)).astype(dtype), rng.standard_normal(40).astype(dtype)]
+    a, b = [p.copy() for p in start], [p.copy() for p in start]
+    opt_a, opt_b = make(), make()
+    for _ in range(3):
+        delta = np.asfortranarray(rng.standard_normal((16, 40)).astype(dtype)) * dtype(0.05)
+        X = rng.standard_normal((16, 30)).astype(dtype)
+        db = delta.sum(axis=0)
+        opt_a.step_scaled(a, [OuterProducts(delta, X), db.copy()], 0.05)
+        opt_b.step_scaled(b, [delta.T @ X, db.copy()], 0.05)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for p, q in zip(a, b):
+        assert p.dtype == dtype
+        np.testing.assert_allclose(p, q, rtol=tol, atol=tol)
+    assert not np.allclose(a[0], start[0])

@@ -40,6 +40,14 @@ class Activation:
         """grad_z = grad_a * sigma'(z), the vector-Jacobian product of a componentwise sigma."""
         return grad_a * self.derivative_from_output(a)
 
+    def forward_in_place(self, z: np.ndarray) -> np.ndarray:
+        """sigma(z), written over z (a float array the caller gives up) where that saves a pass."""
+        return self.forward(z)
+
+    def backward_in_place(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        """backward(a, grad_a), written over grad_a (which the caller gives up) where that saves a pass."""
+        return self.backward(a, grad_a)
+
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.forward(z)
 
@@ -70,6 +78,9 @@ class Tanh(Activation):
     def forward(self, z: np.ndarray) -> np.ndarray:
         return np.tanh(z)
 
+    def forward_in_place(self, z: np.ndarray) -> np.ndarray:
+        return np.tanh(z, out=z)
+
     def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
         return 1 - a * a
 
@@ -85,12 +96,18 @@ class ReLU(Activation):
         # the one against the scalar 0 (2.5x slower on a 128 x 800 float32 batch)
         return np.maximum(z, np.zeros(z.shape[-1:], z.dtype))
 
+    def forward_in_place(self, z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, np.zeros(z.shape[-1:], z.dtype), out=z)
+
     def derivative_from_output(self, a: np.ndarray) -> np.ndarray:
         return (a > 0).astype(a.dtype)
 
     def backward(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         # grad_z = grad_a where a > 0, else 0: a product with the boolean mask (np.where is ~8x slower).
         return grad_a * (a > 0)
+
+    def backward_in_place(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        return np.multiply(grad_a, a > 0, out=grad_a)
 
 
 class LeakyReLU(Activation):

@@ -111,15 +111,18 @@ class Network:
         loss, grads, _ = self._loss_and_gradient(X, Y)
         return loss, grads
 
-    def _loss_and_gradient(self, X, Y, training=False, rng=None, scale: float = 1.0) -> tuple[float, Gradients, np.ndarray]:
+    def _loss_and_gradient(self, X, Y, training=False, rng=None, scale: float = 1.0,
+                           factored: bool = False, overwrite: bool = False) -> tuple[float, Gradients, np.ndarray]:
         """Unchecked: (C, gradients, the output the loss took) for checked X and Y; with ``scale``
-        the gradients of scale * C (C itself unscaled), as an SGD step eta dC/dtheta needs."""
-        out, caches = self._forward(X, self._loss_layers, training, rng)
+        the gradients of scale * C (C itself unscaled), as an SGD step eta dC/dtheta needs; with
+        ``factored`` each dC/dW as OuterProducts(delta, X), for ``SGD.step_scaled``; with
+        ``overwrite`` the passes write over their own temporaries instead of allocating new ones."""
+        out, caches = self._forward(X, self._loss_layers, training, rng, overwrite)
         # delta = dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
         loss, delta = self.loss.value_and_gradient(out, self._dense_targets(Y))
         if scale != 1.0:
             delta = delta * scale
-        grads, _ = self._backward(caches, delta, self._loss_layers, need_input_grad=False)
+        grads, _ = self._backward(caches, delta, self._loss_layers, False, factored, overwrite)
         return loss, grads, out
 
     def input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None, Y: np.ndarray | None = None) -> np.ndarray:
@@ -156,24 +159,33 @@ class Network:
         return self.layers[:-1] if self.loss.takes_logits else self.layers
 
     @staticmethod
-    def _forward(X, layers, training=False, rng=None):
+    def _forward(X, layers, training=False, rng=None, overwrite=False):
+        """The output and each layer's cache. With ``overwrite`` a layer may write its result over
+        its input when that is a temporary of this pass that no cache holds (never X itself)."""
         caches = []
         a = X
         for layer in layers:
-            a, cache = layer.forward(a, training, rng)
+            free = overwrite and a is not X and not any(a is cache for cache in caches)
+            a, cache = layer.forward(a, training, rng, overwrite=free)
             caches.append(cache)
         return a, caches
 
     @staticmethod
-    def _backward(caches, delta, layers, need_input_grad=True):
+    def _backward(caches, delta, layers, need_input_grad=True, factored=False, overwrite=False):
         """Carry delta = dC/d(output) back through the layers, left to right in the product
-        dC/da^(L) J_L J_(L-1) ... ; collects (dC/dW, dC/db) for each Dense layer."""
+        dC/da^(L) J_L J_(L-1) ... ; collects (dC/dW, dC/db) for each Dense layer (dC/dW as
+        OuterProducts with ``factored``). With ``overwrite`` the caller gives up delta, and each
+        layer may write its result over the delta it receives (below the top, a new array from the
+        layer above; a Dense layer keeps the delta it receives, so it never overwrites)."""
         grads = []
         # below the first layer with parameters (a digit model's Standardize) no gradient is needed
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
         for i in range(len(layers) - 1, -1, -1):
             needed = need_input_grad or i > first
-            delta, layer_grads = layers[i].backward(caches[i], delta, needed)
+            if factored and layers[i].params:
+                delta, layer_grads = layers[i].backward(caches[i], delta, needed, factored=True)
+            else:
+                delta, layer_grads = layers[i].backward(caches[i], delta, needed, overwrite=overwrite)
             if layer_grads:
                 grads.append(layer_grads)
             if delta is None:

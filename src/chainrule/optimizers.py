@@ -18,6 +18,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .blas import gemm_update
+from .layers import OuterProducts
+
 
 class Optimizer:
     """Base class. ``step(params, grads, lr)`` updates ``params`` in place.
@@ -25,7 +28,8 @@ class Optimizer:
     An optimiser with ``linear = True`` uses g only through eta g and also has
     ``step_scaled(params, steps, lr)``, which takes steps = eta g: the gradient of the scaled loss
     eta C. Backpropagation gets that for the price of scaling the output's delta (m x n_L numbers)
-    instead of every dC/dW, and the update of W becomes one pass; ``fit`` uses it."""
+    instead of every dC/dW, and ``fit`` hands each eta dC/dW over unformed, as its factors
+    OuterProducts(eta delta, X), so that plain SGD applies it with one gemm: W <- W - (eta delta)^T X."""
 
     linear = False
 
@@ -70,13 +74,21 @@ class SGD(Optimizer):
         self.step_scaled(params, [lr * g for g in grads], lr)
 
     def step_scaled(self, params: Sequence[np.ndarray], steps: Sequence[np.ndarray], lr: float | None = None) -> None:
-        """The update from steps = eta dC/dtheta (eta = ``lr``, which weight decay still needs).
-        The step arrays are scratch: they are overwritten."""
+        """The update from steps = eta dC/dtheta (eta = ``lr``, which weight decay still needs),
+        each an array or, for a weight matrix, OuterProducts(eta delta, X). The step arrays are
+        scratch: they are overwritten."""
         lr = self.lr if lr is None else lr
         if not self.state:
             self.state = [{} for _ in params]
         for p, s, state in zip(params, steps, self.state):
             decay = lr * self.weight_decay if p.ndim == 2 else 0.0
+            if isinstance(s, OuterProducts):
+                # W <- (1 - eta lambda) W - (eta delta)^T X as one gemm and one pass over W, where
+                # BLAS reads the factors as they lie; otherwise formed and subtracted below
+                if self.momentum == 0 and s.as_they_lie:
+                    gemm_update(p, s.delta.T, s.x, -1.0, 1.0 - decay)
+                    continue
+                s = s.matrix()
             if self.momentum == 0 and not decay:
                 p -= s
                 continue

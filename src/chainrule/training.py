@@ -132,16 +132,19 @@ def fit(
                     elapsed_fraction = (time.perf_counter() - started) / time_budget
                 progress_t = max(step / total_steps, elapsed_fraction)
                 lr_t = optimizer.lr * schedule_factor(schedule, progress_t, epochs, epoch)
-                # an SGD step needs only eta dC/dtheta, which backprop gets by scaling the output's delta
-                scale = lr_t if optimizer.linear else 1.0
-                loss, grads, out = net._loss_and_gradient(xb, yb, training=True, rng=rng, scale=scale)
+                # an SGD step needs only eta dC/dtheta, which backprop gets by scaling the output's
+                # delta, and applies each eta dC/dW = (eta delta)^T X without forming it; the
+                # passes' temporaries are fit's own, so layers may write over them
+                linear = optimizer.linear
+                loss, grads, out = net._loss_and_gradient(xb, yb, training=True, rng=rng, scale=lr_t if linear else 1.0,
+                                                          factored=linear, overwrite=True)
                 if not math.isfinite(loss):
                     raise DivergedError(
                         f"the loss became {loss} at epoch {epoch + 1}, step {step + 1} with learning rate "
                         f"{lr_t:g}: lower the learning rate (for example to {lr_t / 10:g})"
                     )
                 flat = [g for pair in grads for g in pair]
-                if optimizer.linear:
+                if linear:
                     optimizer.step_scaled(params, flat, lr_t)
                 else:
                     optimizer.step(params, flat, lr_t)
