@@ -24,6 +24,8 @@ def path(request, monkeypatch):
         monkeypatch.setattr(blas, "_cblas_gemm", lambda: {})
     elif not blas.available():
         pytest.skip("NumPy here does not bundle scipy-openblas; the fallback is tested on its own")
+    else:
+        monkeypatch.setattr(blas, "DIRECT_MIN", 0)  # the direct call even for the small examples
     return request.param
 
 

@@ -111,9 +111,9 @@ def test_training_skips_the_input_gradient_of_the_first_weights(monkeypatch):
     asked = []
     backward = Dense.backward
 
-    def spy(self, cache, grad_y, need_input_grad=True, **options):
+    def spy(self, cache, grad_y, need_input_grad=True, *options):
         asked.append((self.n_in, need_input_grad))
-        return backward(self, cache, grad_y, need_input_grad, **options)
+        return backward(self, cache, grad_y, need_input_grad, *options)
 
     monkeypatch.setattr(Dense, "backward", spy)
     rng = np.random.default_rng(0)

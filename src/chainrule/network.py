@@ -162,12 +162,13 @@ class Network:
     def _forward(X, layers, training=False, rng=None, overwrite=False):
         """The output and each layer's cache. With ``overwrite`` a layer may write its result over
         its input when that is a temporary of this pass that no cache holds (never X itself)."""
-        caches = []
+        caches, held = [], {id(X)}  # the arrays no layer may write over (caches stay alive, so ids are unique)
         a = X
         for layer in layers:
-            free = overwrite and a is not X and not any(a is cache for cache in caches)
-            a, cache = layer.forward(a, training, rng, overwrite=free)
+            a, cache = layer.forward(a, training, rng, overwrite and id(a) not in held)
             caches.append(cache)
+            if overwrite:
+                held.add(id(cache))
         return a, caches
 
     @staticmethod
@@ -183,9 +184,9 @@ class Network:
         for i in range(len(layers) - 1, -1, -1):
             needed = need_input_grad or i > first
             if factored and layers[i].params:
-                delta, layer_grads = layers[i].backward(caches[i], delta, needed, factored=True)
+                delta, layer_grads = layers[i].backward(caches[i], delta, needed, False, True)
             else:
-                delta, layer_grads = layers[i].backward(caches[i], delta, needed, overwrite=overwrite)
+                delta, layer_grads = layers[i].backward(caches[i], delta, needed, overwrite)
             if layer_grads:
                 grads.append(layer_grads)
             if delta is None:
