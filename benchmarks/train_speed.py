@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import chainrule
+from chainrule import blas
 from chainrule.datasets import load_mnist
 
 NETWORKS = ((784, 128, 10), (784, 800, 10))
@@ -153,6 +154,8 @@ def main() -> None:
     print(f"\nload average {load:.2f} -> {os.getloadavg()[0]:.2f}; numpy float32 matmul peak {peak:.0f} GFLOP/s "
           f"(the best of {len(peaks)} samples between epochs, the lowest {min(peaks):.0f}); best of {args.epochs} "
           f"alternating epochs")
+    print(f"SGD's W <- W - (eta delta)^T X through NumPy's own BLAS gemm (chainrule.blas): "
+          f"{'yes' if blas.available() else 'no, matmul and a second pass over W'}")
     print("GFLOP/s and % peak count the work done; 6N counts 6 flops per weight per sample")
     print("ratio: of the best epochs; paired: the median over the alternations of chainrule's epoch / the next PyTorch epoch")
     print(f"{'network':<12}{'chainrule s':>13}{'torch s':>10}{'ratio':>8}{'paired':>8}{'GFLOP/s':>9}{'% peak':>8}{'% peak 6N':>11}")
