@@ -69,7 +69,6 @@ def _operand(M: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-@functools.cache
 def available() -> bool:
     """Whether ``gemm_update`` calls BLAS directly (True) or falls back to matmul (False)."""
     return bool(_cblas_gemm())

@@ -27,12 +27,6 @@ class OuterProducts(NamedTuple):
     delta: np.ndarray
     x: np.ndarray
 
-    @property
-    def as_they_lie(self) -> bool:
-        """Whether BLAS reads both factors of delta^T X as they lie in memory (delta^T and X
-        row-major), the layout in which its gemm is fastest."""
-        return self.delta.T.flags.c_contiguous and self.x.flags.c_contiguous
-
     def matrix(self) -> np.ndarray:
         """delta^T X itself."""
         return outer_products(self.delta, self.x)

@@ -83,9 +83,8 @@ class SGD(Optimizer):
         for p, s, state in zip(params, steps, self.state):
             decay = lr * self.weight_decay if p.ndim == 2 else 0.0
             if isinstance(s, OuterProducts):
-                # W <- (1 - eta lambda) W - (eta delta)^T X as one gemm and one pass over W, where
-                # BLAS reads the factors as they lie; otherwise formed and subtracted below
-                if self.momentum == 0 and s.as_they_lie:
+                # W <- (1 - eta lambda) W - (eta delta)^T X as one gemm and one pass over W
+                if self.momentum == 0:
                     gemm_update(p, s.delta.T, s.x, -1.0, 1.0 - decay)
                     continue
                 s = s.matrix()
