@@ -154,6 +154,15 @@ def test_bad_strokes_are_rejected_with_a_message(bad, message):
 
 
 # ---- skeletons ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("y, x", [(0, 0), (10, 10), (28, 28)])
+def test_a_two_by_two_blob_keeps_one_skeleton_pixel(y, x):
+    """Plain Zhang-Suen thinning deletes all four pixels of a 2x2 block at once (hypothesis found it)."""
+    shape = np.zeros((30, 30), bool)
+    shape[y:y + 2, x:x + 2] = True
+    skeleton = P.skeletonize(shape)
+    assert skeleton.sum() == 1 and skeleton[y, x]
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 8), st.integers(1, 8)), min_size=1, max_size=4))
 def test_skeleton_is_thin_inside_the_shape_and_kept_by_the_strokes(rectangles):
