@@ -32,6 +32,9 @@ WORK = 4  # digit_from_image normalises stroke width at WORK x the output resolu
 STROKE_WIDTH = 2.4  # MNIST's median stroke width (ink area / skeleton length), in output pixels
 PEN_WIDTH = 2.4  # the width of the pen that rasterises drawn strokes, in output pixels
 MAX_POINTS = 20_000
+MAX_SEGMENTS = 2_000  # after simplification; real digits have at most a few hundred (pen data: under 200)
+MAX_COORDINATE = 1e6  # in the caller's units: canvas pixels or tablet units are far below
+RENDER_CHUNK = 256  # segments per (784, chunk) block in _render, which bounds its memory
 
 
 # ---- images ----------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ def digit_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], pen_width: 
     lo, hi = points.min(axis=0), points.max(axis=0)
     extent = float((hi - lo).max())
     scale = (BOX - pen_width) / extent if extent > 0 else 0.0
-    paths = [_simplify((p - (lo + hi) / 2) * scale + CENTRE) for p in paths]
+    paths = _within_budget([(p - (lo + hi) / 2) * scale + CENTRE for p in paths])
     ink = _render(paths, pen_width / 2)
     mass = ink.sum()
     grid = np.arange(SIZE)
@@ -269,7 +272,7 @@ def digit_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], pen_width: 
 
 def parse_strokes(strokes) -> list[np.ndarray]:
     """Validate pen paths: a list of strokes, each a list of at least one point of >= 2 finite
-    numbers; at most MAX_POINTS points in all. Returns (n, 2) float arrays, empty strokes dropped."""
+    numbers within +-MAX_COORDINATE; at most MAX_POINTS points in all. Returns (n, 2) float arrays, empty strokes dropped."""
     if not isinstance(strokes, (list, tuple)):
         raise ValueError(f"strokes must be a list of strokes (lists of [x, y] points), got {type(strokes).__name__}")
     paths, total = [], 0
@@ -287,6 +290,8 @@ def parse_strokes(strokes) -> list[np.ndarray]:
             raise ValueError(f"too many points: at most {MAX_POINTS} in all strokes")
         if not np.isfinite(p[:, :2]).all():
             raise ValueError(f"stroke {i} contains NaN or infinite coordinates")
+        if np.abs(p[:, :2]).max() > MAX_COORDINATE:
+            raise ValueError(f"stroke {i} has a coordinate beyond +-{MAX_COORDINATE:g}")
         paths.append(p[:, :2])
     return paths
 
@@ -303,20 +308,44 @@ def _simplify(path: np.ndarray, tolerance: float = 0.3) -> np.ndarray:
     return path[keep]
 
 
+def _within_budget(paths: list[np.ndarray], tolerance: float = 0.3) -> list[np.ndarray]:
+    """The paths simplified (``_simplify``) to at most MAX_SEGMENTS segments in all, so that the cost
+    of rendering is bounded whatever was sent. Ordinary drawings stay far below the budget and get
+    the plain simplification; beyond it (a zig-zag of thousands of points, say) the tolerance doubles
+    until the paths fit, and if thousands of separate dots still do not, every k-th stroke is kept."""
+    simplified = [_simplify(p, tolerance) for p in paths]
+    while _segments(simplified) > MAX_SEGMENTS and any(len(p) > 2 for p in simplified):
+        tolerance *= 2
+        simplified = [_simplify(p, tolerance) for p in paths]
+    if _segments(simplified) > MAX_SEGMENTS:
+        simplified = simplified[::-(-_segments(simplified) // MAX_SEGMENTS)]
+    return simplified
+
+
+def _segments(paths: list[np.ndarray]) -> int:
+    """How many segments ``_render`` draws (a one-point path is a dot: one segment)."""
+    return sum(max(len(p) - 1, 1) for p in paths)
+
+
 _ROWS, _COLS = (a.reshape(-1, 1) for a in np.mgrid[:SIZE, :SIZE].astype(np.float64))
 
 
 def _render(paths: list[np.ndarray], radius: float) -> np.ndarray:
     """Ink coverage in [0, 1] of the 28x28 pixels by round-capped segments of the given radius:
     the distance from pixel p to segment a + t (b - a) is |p - a - t (b - a)| at
-    t = clip((p - a).(b - a) / |b - a|^2, 0, 1). One (784, segments) array per coordinate."""
+    t = clip((p - a).(b - a) / |b - a|^2, 0, 1). One (784, RENDER_CHUNK) array per coordinate at a
+    time; the nearest segment is the nearest of each chunk's nearest."""
     starts = np.concatenate([p if len(p) == 1 else p[:-1] for p in paths])
     ends = np.concatenate([p if len(p) == 1 else p[1:] for p in paths])
-    dx, dy = (ends - starts).T
-    length2 = np.maximum(dx * dx + dy * dy, 1e-12)
-    rx, ry = _COLS - starts[:, 0], _ROWS - starts[:, 1]
-    t = np.clip((rx * dx + ry * dy) / length2, 0.0, 1.0)
-    rx -= t * dx
-    ry -= t * dy
-    distance = np.sqrt((rx * rx + ry * ry).min(axis=1))
+    nearest2 = np.full(SIZE * SIZE, np.inf)
+    for at in range(0, len(starts), RENDER_CHUNK):
+        a, b = starts[at:at + RENDER_CHUNK], ends[at:at + RENDER_CHUNK]
+        dx, dy = (b - a).T
+        length2 = np.maximum(dx * dx + dy * dy, 1e-12)
+        rx, ry = _COLS - a[:, 0], _ROWS - a[:, 1]
+        t = np.clip((rx * dx + ry * dy) / length2, 0.0, 1.0)
+        rx -= t * dx
+        ry -= t * dy
+        np.minimum(nearest2, (rx * rx + ry * ry).min(axis=1), out=nearest2)
+    distance = np.sqrt(nearest2)
     return np.clip(radius + 0.5 - distance, 0.0, 1.0).reshape(SIZE, SIZE)
