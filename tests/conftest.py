@@ -60,6 +60,18 @@ def browser():
 
 
 @pytest.fixture(scope="session")
+def local_client():
+    """Make a Starlette TestClient of an app as this machine's browser reaches it: from a loopback
+    peer, with Host 127.0.0.1:8765 (TestClient's default peer "testclient" and Host "testserver"
+    would be refused by the server's access rules)."""
+    from starlette.testclient import TestClient
+
+    def make(app, **kwargs):
+        return TestClient(app, base_url="http://127.0.0.1:8765", client=("127.0.0.1", 50000), **kwargs)
+    return make
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     """A folder for screenshots and other files a test keeps for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
 
 from chainrule.app import create_app  # noqa: E402
 from chainrule.inspection import coverage, trace  # noqa: E402
 
 
 @pytest.fixture()
-def client(digit_model, tmp_path):
-    with TestClient(create_app(net=digit_model, data_dir=tmp_path / "corrections")) as c:
+def client(digit_model, tmp_path, local_client):
+    with local_client(create_app(net=digit_model, data_dir=tmp_path / "corrections")) as c:
         yield c
 
 
@@ -111,9 +110,9 @@ def test_confidence_coverage_is_measured_on_the_mnist_test_set(client, digit_mod
     assert answer["answered"][0] == 1.0 and answer["accuracy"][-1] >= answer["accuracy"][0]
 
 
-def test_confidence_says_when_mnist_is_missing(digit_model, tmp_path, monkeypatch):
+def test_confidence_says_when_mnist_is_missing(digit_model, tmp_path, monkeypatch, local_client):
     monkeypatch.setattr("chainrule.datasets.candidate_dirs", lambda name, path=None: [tmp_path / name])
-    with TestClient(create_app(net=digit_model, data_dir=tmp_path)) as c:
+    with local_client(create_app(net=digit_model, data_dir=tmp_path)) as c:
         answer = c.get("/api/confidence").json()
     assert answer["available"] is False and "MNIST is not available" in answer["message"]
 
@@ -162,12 +161,12 @@ def test_live_training_reports_a_falling_loss_and_can_be_used_for_drawing(client
     assert reports[-1]["loss"] < reports[0]["loss"] and reports[-1]["val_accuracy"] > 0.7
     assert len(reports[-1]["grad_norms"]) == 2 and len(status["weights"]) == 16 and len(status["weights"][0]) == 784
     assert client.get("/api/train/status?since=3").json()["reports"] == reports[3:]
-    client.post("/api/train/use")
+    client.post("/api/train/use", json={})
     info = client.get("/api/info").json()
     assert info["layers"] == [784, 16, 10] and info["adapt"]["adapted"]
     forward = client.post("/api/inspect/forward", json={"session": "a", "image": image.tolist()}).json()
     assert len(forward["layers"][0]["a"]) == 16  # the lab follows the pad's new model
-    client.post("/api/reset")
+    client.post("/api/reset", json={})
     assert client.get("/api/info").json()["layers"] == [784, *(dense.n_out for dense in digit_model.dense)]
 
 
@@ -178,13 +177,13 @@ def test_live_training_pauses_resumes_and_stops_and_never_blocks_drawing(client,
         started = time.perf_counter()
         assert client.post("/api/predict", json={"image": image.tolist()}).status_code == 200
         assert time.perf_counter() - started < 1.0
-    paused = client.post("/api/train/pause").json()
+    paused = client.post("/api/train/pause", json={}).json()
     assert paused["state"] == "paused"
     time.sleep(0.1)
     step = client.get("/api/train/status").json()["step"]
     time.sleep(0.2)
     assert client.get("/api/train/status").json()["step"] <= step + 1  # at most the step under way
-    assert client.post("/api/train/resume").json()["state"] == "running"
+    assert client.post("/api/train/resume", json={}).json()["state"] == "running"
     wait_for(client, lambda s: s["step"] > step + 5)
-    stopped = client.post("/api/train/stop").json()
+    stopped = client.post("/api/train/stop", json={}).json()
     assert stopped["state"] == "stopped" and stopped["step"] < 100_000

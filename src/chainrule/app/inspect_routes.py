@@ -19,31 +19,27 @@ from starlette.routing import Route
 
 from . import inspect
 from .recognizer import Recognizer
-from .server import BadRequest, _field, _guarded, _image, _json_body
+from .requests import BadRequest, Workers, field, guarded, image, in_worker, json_body
 from .training_session import TrainingSession
 
 
-def inspect_routes(recognizer: Recognizer) -> list:
+def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
     labs = inspect.Labs(lambda: recognizer.net)
     coverage = inspect.Coverage()
     training = TrainingSession()
 
-    async def lab_and_image(request: Request):
-        body = await _json_body(request)
-        return body, labs.get(_field(body, "session")), _image(_field(body, "image"))
+    def lab_and_image(body: dict):
+        return labs.get(field(body, "session")), image(field(body, "image"))
 
-    async def forward(request: Request):
-        body, lab, image = await lab_and_image(request)
-        return inspect.forward(lab, image)
+    def forward(body: dict) -> dict:
+        return inspect.forward(*lab_and_image(body))
 
-    async def backward(request: Request):
-        body, lab, image = await lab_and_image(request)
-        return inspect.backward(lab, image, _label(body))
+    def backward(body: dict) -> dict:
+        return inspect.backward(*lab_and_image(body), _label(body))
 
-    async def unit(request: Request):
-        body = await _json_body(request)
-        lab = labs.get(_field(body, "session"))
-        layer, index = _field(body, "layer"), _field(body, "unit")
+    def unit(body: dict) -> dict:
+        lab = labs.get(field(body, "session"))
+        layer, index = field(body, "layer"), field(body, "unit")
         if "off" in body or "scale" in body:
             off = body.get("off")
             if off is not None and not isinstance(off, bool):
@@ -51,19 +47,17 @@ def inspect_routes(recognizer: Recognizer) -> list:
             lab.edit(layer, index, off=off, scale=body.get("scale"))
         return {**inspect.unit(lab, layer, index), "edits": lab.edits()}
 
-    async def step(request: Request):
-        body, lab, image = await lab_and_image(request)
-        return inspect.step(lab, image, _label(body), _field(body, "eta"))
+    def step(body: dict) -> dict:
+        return inspect.step(*lab_and_image(body), _label(body), field(body, "eta"))
 
-    async def reset(request: Request):
-        body = await _json_body(request)
-        return {"edits": labs.reset(_field(body, "session")).edits()}
+    def reset(body: dict) -> dict:
+        return {"edits": labs.reset(field(body, "session")).edits()}
 
     async def confidence(request: Request):
-        return await run_in_threadpool(coverage.of, recognizer.net)
+        return await workers.run(coverage.of, recognizer.net)
 
     async def train_start(request: Request):
-        return training.start(await _json_body(request))
+        return training.start(await json_body(request))
 
     async def train_status(request: Request):
         since = request.query_params.get("since", "0")
@@ -84,23 +78,23 @@ def inspect_routes(recognizer: Recognizer) -> list:
 
     post = ["POST"]
     return [
-        Route("/api/inspect/forward", _guarded(forward), methods=post),
-        Route("/api/inspect/backward", _guarded(backward), methods=post),
-        Route("/api/inspect/unit", _guarded(unit), methods=post),
-        Route("/api/inspect/step", _guarded(step), methods=post),
-        Route("/api/inspect/reset", _guarded(reset), methods=post),
-        Route("/api/confidence", _guarded(confidence)),
-        Route("/api/train/start", _guarded(train_start), methods=post),
-        Route("/api/train/pause", _guarded(control(training.pause)), methods=post),
-        Route("/api/train/resume", _guarded(control(training.resume)), methods=post),
-        Route("/api/train/stop", _guarded(control(training.stop)), methods=post),
-        Route("/api/train/use", _guarded(train_use), methods=post),
-        Route("/api/train/status", _guarded(train_status)),
+        Route("/api/inspect/forward", in_worker(workers, forward), methods=post),
+        Route("/api/inspect/backward", in_worker(workers, backward), methods=post),
+        Route("/api/inspect/unit", in_worker(workers, unit), methods=post),
+        Route("/api/inspect/step", in_worker(workers, step), methods=post),
+        Route("/api/inspect/reset", in_worker(workers, reset), methods=post),
+        Route("/api/confidence", guarded(confidence)),
+        Route("/api/train/start", guarded(train_start), methods=post),
+        Route("/api/train/pause", guarded(control(training.pause)), methods=post),
+        Route("/api/train/resume", guarded(control(training.resume)), methods=post),
+        Route("/api/train/stop", guarded(control(training.stop)), methods=post),
+        Route("/api/train/use", guarded(train_use), methods=post),
+        Route("/api/train/status", guarded(train_status)),
     ]
 
 
 def _label(body: dict) -> int:
-    label = _field(body, "label")
+    label = field(body, "label")
     if isinstance(label, bool) or not (isinstance(label, int) and 0 <= label <= 9):
         raise BadRequest(f"label must be a digit 0..9, got {label!r}")
     return label

@@ -2,7 +2,8 @@
 new view adds its endpoints there and its drawing code to static/app.js.
 
     GET  /                 the page
-    GET  /api/info         model, number of saved corrections, adaptation status
+    GET  /api/info         model, number of saved corrections, adaptation status, the LAN link
+    GET  /api/share.svg    in LAN mode, the link for other devices (with its token) as a QR code
     POST /api/predict      {"strokes": [[[x, y], ...], ...]} or {"image": 28x28 0..255} -> prediction
     POST /api/correct      {"strokes": ..., "label": 7}  -> saves the drawing with its true label
     POST /api/adapt        fine-tune a copy of the model on the corrections (background thread)
@@ -11,70 +12,73 @@ new view adds its endpoints there and its drawing code to static/app.js.
     /api/inspect/..., /api/confidence, /api/train/...   the "look inside" and "train live" views
                            (see inspect_routes.py)
 
-Bad input gets a 4xx answer with {"error": "..."} (on the WebSocket, an {"error": ...} message);
-bodies and messages above MAX_BODY bytes are refused."""
+Who may call them is ``access.Guard``'s to decide; how a body is read, ``requests``'. Bad input gets
+a 4xx answer with {"error": "..."} (on the WebSocket, an {"error": ...} message; a binary message
+is answered and the socket closed). Model work runs in ``requests.Workers``, never on the event loop,
+and each WebSocket has one message in work at a time."""
 
 from __future__ import annotations
 
-import json
+import io
 from pathlib import Path
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .access import Access, Guard
 from .recognizer import Recognizer
+from .inspect_routes import inspect_routes
+from .requests import BadRequest, Workers, error_response, field, guarded, image, in_worker, parse_json, strokes
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY = 1_000_000
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def create_app(model_path: str | Path | None = None, data_dir: str | Path | None = None,
-               net=None, adapt_steps: int = 300) -> Starlette:
+               net=None, adapt_steps: int = 300, access: Access | None = None) -> Starlette:
     """The Starlette app over ``net`` (or the model at ``model_path``; by default the bundled one),
-    saving corrections to ``data_dir`` (by default ``corrections.default_directory()``)."""
+    saving corrections to ``data_dir`` (by default ``corrections.default_directory()``), serving
+    whom ``access`` allows (by default this machine only)."""
     from .. import load
     from ..corrections import default_directory
 
     recognizer = Recognizer(net if net is not None else load(model_path),
                             Path(data_dir) if data_dir is not None else default_directory(), adapt_steps)
-    app = Starlette(routes=routes(recognizer), exception_handlers={HTTPException: _http_error})
+    access = access or Access()
+    app = Starlette(routes=routes(recognizer, access, Workers()), exception_handlers={HTTPException: _http_error},
+                    middleware=[Middleware(Guard, access=access)])
     app.state.recognizer = recognizer
     return app
 
 
-def routes(recognizer: Recognizer) -> list:
-    from .inspect_routes import inspect_routes  # imports this module's helpers
-
+def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
     async def index(request: Request):
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     async def info(request: Request):
-        return JSONResponse(recognizer.info())
+        return {**recognizer.info(), "share": access.share_url(request.url.port or 80)}
 
-    async def predict(request: Request):
-        body = await _json_body(request)
+    async def share(request: Request):
+        url = access.share_url(request.url.port or 80)
+        if url is None:
+            raise BadRequest("there is no link to share: start the server with --host 0.0.0.0 for other devices", 404)
+        return Response(_qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+    def predict(body: dict) -> dict:
         if "image" in body:
-            return recognizer.predict_image(_image(body["image"]))
-        return recognizer.predict_strokes(_field(body, "strokes"))
+            return recognizer.predict_image(image(body["image"]))
+        return recognizer.predict_strokes(strokes(field(body, "strokes")))
 
-    async def correct(request: Request):
-        body = await _json_body(request)
-        label = _field(body, "label")
-        if not (isinstance(label, int) and not isinstance(label, bool) and 0 <= label <= 9):
+    def correct(body: dict) -> dict:
+        label = field(body, "label")
+        if not (type(label) is int and 0 <= label <= 9):
             raise BadRequest(f"label must be a digit 0..9, got {label!r}")
-        return recognizer.correct(_field(body, "strokes"), label)
+        return recognizer.correct(strokes(field(body, "strokes")), label)
 
     async def adapt(request: Request):
         return recognizer.start_adapt()
@@ -86,90 +90,52 @@ def routes(recognizer: Recognizer) -> list:
         await ws.accept()
         try:
             while True:
-                text = await ws.receive_text()
-                await ws.send_json(_ws_answer(recognizer, text))
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") is None:
+                    await ws.send_json({"error": "send JSON text messages, not binary ones"})
+                    return await ws.close(1003, "binary messages are not accepted")
+                await ws.send_json(await _ws_answer(recognizer, workers, message["text"]))
         except WebSocketDisconnect:
             pass
 
     return [
         Route("/", index),
-        Route("/api/info", _guarded(info)),
-        Route("/api/predict", _guarded(predict), methods=["POST"]),
-        Route("/api/correct", _guarded(correct), methods=["POST"]),
-        Route("/api/adapt", _guarded(adapt), methods=["POST"]),
-        Route("/api/reset", _guarded(reset), methods=["POST"]),
+        Route("/api/info", guarded(info)),
+        Route("/api/share.svg", guarded(share)),
+        Route("/api/predict", in_worker(workers, predict), methods=["POST"]),
+        Route("/api/correct", in_worker(workers, correct), methods=["POST"]),
+        Route("/api/adapt", guarded(adapt), methods=["POST"]),
+        Route("/api/reset", guarded(reset), methods=["POST"]),
         WebSocketRoute("/ws", websocket),
-        *inspect_routes(recognizer),
+        *inspect_routes(recognizer, workers),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
 
-def _guarded(handler):
-    """Turn a handler's dict into JSON and its bad-input errors into a 4xx {"error": ...}."""
-    async def endpoint(request: Request):
+async def _ws_answer(recognizer: Recognizer, workers: Workers, text: str) -> dict:
+    def answer() -> dict:
+        message = None
         try:
-            result = await handler(request)
-        except BadRequest as err:
-            return JSONResponse({"error": str(err)}, status_code=err.status)
-        except ValueError as err:
-            return JSONResponse({"error": str(err)}, status_code=422)
-        return result if isinstance(result, JSONResponse) else JSONResponse(result)
-    return endpoint
+            message = parse_json(text)
+            return {"id": message.get("id"), **recognizer.predict_strokes(strokes(field(message, "strokes")))}
+        except (BadRequest, ValueError) as err:
+            return {"error": " ".join(str(err).split()), "id": message.get("id") if message else None}
 
-
-def _ws_answer(recognizer: Recognizer, text: str) -> dict:
-    if len(text) > MAX_BODY:
-        return {"error": f"message too large (more than {MAX_BODY} bytes)"}
     try:
-        message = json.loads(text)
-        if not isinstance(message, dict):
-            raise BadRequest("send a JSON object {\"id\": n, \"strokes\": [...]}")
-        answer = recognizer.predict_strokes(_field(message, "strokes"))
-    except json.JSONDecodeError as err:
-        return {"error": f"invalid JSON: {err}"}
-    except (BadRequest, ValueError) as err:
-        return {"error": str(err), "id": message.get("id") if isinstance(message, dict) else None}
-    return {"id": message.get("id"), **answer}
+        return await workers.run(answer)
+    except BadRequest as err:  # the workers are busy
+        return {"error": str(err), "id": None}
 
 
-async def _json_body(request: Request) -> dict:
-    """The request's JSON object, read up to MAX_BODY bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BadRequest(f"the body must be JSON: {err}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
-    return body
+def _qr_svg(url: str) -> bytes:
+    import segno
 
-
-def _field(body: dict, name: str):
-    if name not in body:
-        raise BadRequest(f"missing field {name!r}")
-    return body[name]
-
-
-def _image(value) -> np.ndarray:
-    """A 28x28 image given as nested lists (or a flat list of 784) of numbers 0..255."""
-    try:
-        image = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise BadRequest("image must be 28x28 numbers 0..255") from None
-    if image.size != 784 or image.ndim not in (1, 2) or (image.ndim == 2 and image.shape != (28, 28)):
-        raise BadRequest(f"image must be 28x28 numbers 0..255, got shape {image.shape}")
-    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
-        raise BadRequest("image values must be finite numbers in 0..255")
-    return np.rint(image).astype(np.uint8).reshape(28, 28)
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=6, border=2, xmldecl=False, title="link for other devices")
+    return buffer.getvalue()
 
 
 async def _http_error(request: Request, exc: HTTPException):
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    return error_response(str(exc.detail), exc.status_code)

@@ -1,0 +1,168 @@
+"""Reading a request of the drawing server as hostile: every body is bounded in size and in nesting
+depth before it is parsed, parsed into plain JSON (no NaN, no Infinity, no integer of more than
+MAX_INT_DIGITS digits), and every number a route takes must be a JSON integer or float (never a
+boolean or a string). Anything else is a ``BadRequest``, which the routes answer with a 4xx and
+{"error": "<one line>"}. Model work runs in a small pool of worker threads (``Workers``) so that the
+event loop, and with it every other client, is never blocked by one request."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import partial
+from typing import Any, Awaitable, Callable
+
+import anyio
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+MAX_BODY = 1_000_000  # bytes of an HTTP body or a WebSocket message
+MAX_DEPTH = 8  # nesting of JSON arrays and objects; the deepest real request (strokes) has 4
+MAX_INT_DIGITS = 18  # an int64 holds every integer of 18 digits
+MAX_WAITING = 32  # model jobs queued for a worker beyond which a request gets 429 "busy"
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NUMBERS = (int, float)  # type(v) in ...: bool is a subclass of int, and is refused
+
+
+class BadRequest(Exception):
+    """A request the server refuses, with the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_json(data: bytes | str) -> dict:
+    """The JSON object in ``data`` (at most MAX_BODY bytes, nested at most MAX_DEPTH deep, checked
+    before parsing so that no parser recursion can be driven from outside)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > MAX_BODY:
+        raise BadRequest(f"request too large (at most {MAX_BODY} bytes)", 413)
+    if nesting_depth(raw) > MAX_DEPTH:
+        raise BadRequest(f"JSON nested too deep (at most {MAX_DEPTH} levels)")
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadRequest(f"invalid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of [ and { in the JSON text ``raw``, strings left out (an unterminated
+    string is counted as text, which can only overestimate)."""
+    codes = np.frombuffer(_STRINGS.sub(b'""', raw), np.uint8)
+    steps = np.isin(codes, (91, 123)).astype(np.int64) - np.isin(codes, (93, 125))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _refuse_constant(name: str):
+    raise BadRequest(f"numbers must be finite, got {name}")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadRequest(f"integer too long ({len(text)} characters; at most {MAX_INT_DIGITS} digits)")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value):
+        raise BadRequest(f"numbers must be finite, got {text[:20]}")
+    return value
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 as soon as it passes MAX_BODY bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request) -> dict:
+    """The request's JSON object (``read_body``, then ``parse_json``)."""
+    return parse_json(await read_body(request))
+
+
+def field(body: dict, name: str):
+    if name not in body:
+        raise BadRequest(f"missing field {name!r}")
+    return body[name]
+
+
+def strokes(value) -> list:
+    """Pen strokes as JSON gives them, checked to be lists of points of plain numbers; the rest
+    (shape, finiteness, range, the number of points) is ``preprocessing.parse_strokes``'s."""
+    if not isinstance(value, list):
+        raise BadRequest(f"strokes must be a list of strokes (lists of [x, y] points), got {type(value).__name__}", 422)
+    for i, stroke in enumerate(value):
+        if not (isinstance(stroke, list) and all(type(point) is list for point in stroke)
+                and {type(v) for point in stroke for v in point} <= set(_NUMBERS)):
+            raise BadRequest(f"stroke {i} must be a list of [x, y] points of numbers", 422)
+    return value
+
+
+def image(value) -> np.ndarray:
+    """A 28x28 image given as nested lists (or a flat list of 784) of numbers 0..255."""
+    rows = value if isinstance(value, list) and all(type(row) is list for row in value) else [value]
+    if not all(isinstance(row, list) and {type(v) for v in row} <= set(_NUMBERS) for row in rows):
+        raise BadRequest("image must be 28x28 numbers 0..255")
+    image = np.asarray(value, dtype=np.float64)
+    if image.size != 784 or image.ndim not in (1, 2) or (image.ndim == 2 and image.shape != (28, 28)):
+        raise BadRequest(f"image must be 28x28 numbers 0..255, got shape {image.shape}")
+    if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
+        raise BadRequest("image values must be finite numbers in 0..255")
+    return np.rint(image).astype(np.uint8).reshape(28, 28)
+
+
+class Workers:
+    """The bounded pool that runs model work (preprocessing, predictions, saving) off the event
+    loop: at most ``size`` jobs at once, and at most MAX_WAITING more queued before requests are
+    refused with 429, so that a flood costs its sender, not everyone."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.limiter = anyio.CapacityLimiter(size or max(2, min(4, os.cpu_count() or 1)))
+
+    async def run(self, function: Callable, *args: Any):
+        stats = self.limiter.statistics()
+        if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= MAX_WAITING:
+            raise BadRequest("the server is busy: try again in a moment", 429)
+        return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
+
+
+def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """Turn a handler's dict into JSON and its bad-input errors into a 4xx {"error": ...}."""
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            result = await handler(request)
+        except BadRequest as err:
+            return error_response(str(err), err.status)
+        except ValueError as err:
+            return error_response(str(err), 422)
+        return result if isinstance(result, JSONResponse) else JSONResponse(result)
+    return endpoint
+
+
+def in_worker(workers: Workers, answer: Callable[[dict], dict]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """A POST endpoint whose body is read on the event loop (bounded) and parsed, checked and
+    answered by ``answer(body: dict) -> dict`` in a worker thread."""
+    async def handler(request: Request):
+        raw = await read_body(request)
+        return await workers.run(lambda: answer(parse_json(raw)))
+    return guarded(handler)
+
+
+def error_response(message: str, status: int) -> JSONResponse:
+    """{"error": message} on one line."""
+    return JSONResponse({"error": " ".join(message.split())}, status_code=status)
