@@ -125,3 +125,41 @@ def test_unreadable_images_are_named(tiny_model, tmp_path, capsys):
     (tmp_path / "notes.png").write_text("not an image")
     assert main(["predict", str(tiny_model), str(tmp_path / "notes.png")]) == 2
     assert "is not a readable PNG/JPEG image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_folder"])
+def test_train_checks_out_before_loading_data_and_names_the_users_path(where, tmp_path, monkeypatch, capsys):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    out = tmp_path / "notes.txt" / "model.npz" if where == "under_a_file" else tmp_path
+    monkeypatch.setattr("chainrule.datasets.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    assert main(["train", *TINY, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chainrule train: error:") and f"--out {out}" in err and "\n" not in err and ".tmp" not in err
+
+
+def _png_header(path, width: int, height: int) -> None:
+    """A PNG that declares width x height gray pixels but holds almost no data (a decompression
+    bomb's header: decoding it would need width * height bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height", [(20000, 20000), (9000, 9000), (4001, 4000)])
+def test_predict_refuses_huge_images_before_decoding_in_one_line(width, height, tmp_path, capsys):
+    """20000^2 is beyond PIL's own bomb limit, 9000^2 just under it (1.6 GB decoded as float64
+    grey), 4001x4000 just over ours."""
+    from chainrule.cli.predict import MAX_PIXELS
+
+    bomb = tmp_path / "bomb.png"
+    _png_header(bomb, width, height)
+    assert width * height > MAX_PIXELS
+    assert main(["predict", str(bomb)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chainrule predict: error:") and "bomb.png" in err and "pixels" in err
+    assert "\n" not in err and "Traceback" not in err

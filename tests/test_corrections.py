@@ -30,11 +30,41 @@ def test_empty_and_missing_folders(tmp_path):
         corrections.load_samples(tmp_path / "nowhere")
 
 
-def test_a_foreign_file_is_reported_by_name(tmp_path):
+def test_a_foreign_file_is_skipped_with_a_warning_naming_it(tmp_path):
     corrections.save_sample(tmp_path, image(1), 1)
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="broken.npz"):
-        corrections.load_samples(tmp_path)
+    np.savez(tmp_path / "other.npz", image=np.zeros((5, 5)), label=3)
+    with pytest.warns(UserWarning, match="broken.npz") as caught:
+        images, labels = corrections.load_samples(tmp_path)
+    assert labels.tolist() == [1] and images.shape == (1, 28, 28)
+    assert any("other.npz" in str(w.message) for w in caught)
+
+
+def test_the_folder_and_the_drawings_are_private(tmp_path):
+    folder = tmp_path / "corrections"
+    path = corrections.save_sample(folder, image(1), 1)
+    assert folder.stat().st_mode & 0o777 == 0o700 and path.stat().st_mode & 0o777 == 0o600
+    older = tmp_path / "older"
+    older.mkdir(mode=0o755)
+    older.chmod(0o755)  # as an earlier version left it
+    corrections.save_sample(older, image(2), 2)
+    assert older.stat().st_mode & 0o777 == 0o700
+
+
+def test_stale_temporary_files_are_removed_at_start_and_fresh_ones_kept(tmp_path):
+    """A write killed mid-way leaves .<name>.<random>.tmp; one older than ten minutes is debris,
+    a younger one may belong to a process writing right now."""
+    import os
+    import time
+
+    kept = corrections.save_sample(tmp_path, image(1), 1)
+    stale, fresh = tmp_path / ".1-2-ab.npz.x1y2.tmp", tmp_path / ".1-3-cd.npz.z3w4.tmp"
+    for tmp in (stale, fresh):
+        tmp.write_bytes(b"half a file")
+    eleven_minutes_ago = time.time() - 660
+    os.utime(stale, (eleven_minutes_ago, eleven_minutes_ago))
+    corrections.tidy(tmp_path)
+    assert not stale.exists() and fresh.exists() and kept.exists()
 
 
 @pytest.mark.parametrize("img, label, message", [

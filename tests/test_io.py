@@ -123,3 +123,9 @@ def test_atomic_write_gives_the_file_the_permissions_of_an_ordinary_write(tmp_pa
     written = tmp_path / "atomic.txt"
     atomic_write(written, lambda f: f.write(b"x"))
     assert os.stat(written).st_mode & 0o777 == os.stat(ordinary).st_mode & 0o777
+
+
+def test_atomic_write_gives_the_mode_asked_for(tmp_path):
+    private = tmp_path / "private.bin"
+    atomic_write(private, lambda f: f.write(b"x"), mode=0o600)
+    assert os.stat(private).st_mode & 0o777 == 0o600 and private.read_bytes() == b"x"

@@ -3,7 +3,9 @@ fine-tuning that adapts a copy of a model to them.
 
 Each sample is one file ``<time>-<label>-<random>.npz`` holding the 28x28 image, the label and the
 raw pen strokes (as JSON). Files are only ever added, each written atomically, so the folder never
-holds a half-written sample and two programs can add to it at once."""
+holds a half-written sample and two programs can add to it at once. A person's handwriting is theirs:
+the folder is made private (0700) and each file 0600. A file in it that is not a sample is skipped
+with a warning."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import json
 import os
 import time
 import uuid
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from .io import atomic_write, remove_stale_temporaries
 from .network import Network
 
 
@@ -34,20 +37,41 @@ def save_sample(directory: str | os.PathLike, image: np.ndarray, label: int, str
         raise ValueError(f"image must be a (28, 28) uint8 array, got {image.shape} {image.dtype}")
     if not (isinstance(label, (int, np.integer)) and 0 <= label <= 9):
         raise ValueError(f"label must be a digit 0..9, got {label!r}")
-    path = Path(directory) / f"{time.time_ns()}-{int(label)}-{uuid.uuid4().hex[:8]}.npz"
+    path = private_folder(directory) / f"{time.time_ns()}-{int(label)}-{uuid.uuid4().hex[:8]}.npz"
     meta = np.array(json.dumps({"strokes": strokes or []}))
-    atomic_write(path, lambda f: np.savez_compressed(f, image=image, label=np.int64(label), meta=meta))
+    atomic_write(path, lambda f: np.savez_compressed(f, image=image, label=np.int64(label), meta=meta), mode=0o600)
     return path
 
 
+def private_folder(directory: str | os.PathLike) -> Path:
+    """``directory``, created if need be, readable by its owner only (0700; a folder made by an
+    earlier version with 0755 is tightened)."""
+    directory = Path(directory)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        directory.chmod(0o700)
+    return directory
+
+
+def tidy(directory: str | os.PathLike) -> None:
+    """At a program's start: remove the temporary files of writes killed more than ten minutes ago."""
+    if Path(directory).is_dir():
+        remove_stale_temporaries(directory, older_than=600.0)
+
+
 def load_samples(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """All samples in ``directory``, oldest first: (images uint8 (m, 28, 28), labels int64 (m,))."""
+    """All samples in ``directory``, oldest first: (images uint8 (m, 28, 28), labels int64 (m,)).
+    Files that are not samples are skipped with a warning naming them."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"no corrections folder at {directory}")
     images, labels = [], []
     for path in sorted(directory.glob("*.npz")):
-        image, label = _read(path)
+        try:
+            image, label = _read(path)
+        except ValueError as err:
+            warnings.warn(f"skipping {err}", stacklevel=2)
+            continue
         images.append(image)
         labels.append(label)
     if not images:

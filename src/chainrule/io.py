@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -16,17 +17,19 @@ from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .network import Network
 
 FORMAT = "chainrule-network"
+TEMPORARY_SUFFIX = ".tmp"
 VERSION = 1
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
+def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers
-    see either the old file or the complete new one, never a partial write."""
+    see either the old file or the complete new one, never a partial write. The file gets ``mode``
+    (0o600 for private data, say), by default the permissions of an ordinary write (0o666 & ~umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        os.fchmod(fd, 0o666 & ~_UMASK if mode is None else mode)  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -36,6 +39,22 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(directory: str | os.PathLike, older_than: float = 600.0) -> list[Path]:
+    """Delete the temporary files that ``atomic_write`` left in ``directory`` when its process was
+    killed mid-write, if older than ``older_than`` seconds (a younger one may belong to a process
+    writing right now). Returns the paths removed."""
+    removed = []
+    now = time.time()
+    for tmp in Path(directory).glob(f".*{TEMPORARY_SUFFIX}"):
+        try:
+            if tmp.is_file() and now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another process finished or removed it meanwhile
+            continue
+    return removed
 
 
 def _read_umask() -> int:

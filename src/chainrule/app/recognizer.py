@@ -39,6 +39,7 @@ class Recognizer:
         self.original = net
         self.net = net
         self.data_dir = Path(data_dir)
+        corrections.tidy(self.data_dir)
         self.adapt_steps = adapt_steps
         self._adapt_lock = threading.Lock()
         self.adapt_status = {"state": "idle", "message": "", "adapted": False}

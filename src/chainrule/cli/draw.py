@@ -1,6 +1,10 @@
 """``chainrule draw``: the live drawing program. Starts a local web server (Starlette + uvicorn) and
 opens the page in the browser: draw a digit, watch the prediction, the 28x28 input and the saliency
-change with every stroke; correct wrong answers and adapt a copy of the model to them."""
+change with every stroke; correct wrong answers and adapt a copy of the model to them.
+
+By default only this machine can use it. ``--host 0.0.0.0`` (or one of this machine's addresses)
+opens it to phones and other devices on the network, with a random token as Jupyter does: the
+printed link carries it, and the page shows the link as a QR code."""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ import threading
 import webbrowser
 from pathlib import Path
 
+WILDCARDS = ("0.0.0.0", "::", "")  # listen on every address of this machine
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("draw", help="draw digits in the browser and watch the network recognise them live",
                        description="Start the drawing program on http://HOST:PORT and open it in the browser. "
                        "Example: chainrule draw --model mnist800.npz")
     p.add_argument("--model", type=Path, default=None, help="model file (default: the bundled digit model)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: phones and other "
+                   "devices on your network too, through a link with a random token)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--data-dir", type=Path, default=None,
@@ -35,36 +43,60 @@ def run(args: argparse.Namespace) -> int:
         from ..app import create_app
     except ImportError as err:
         raise ValueError(f"the drawing program needs the app extra: pip install 'chainrule[app]' ({err})") from None
+    access = access_for(args.host)
     try:
-        app = create_app(args.model, args.data_dir, adapt_steps=args.adapt_steps)
+        app = create_app(args.model, args.data_dir, adapt_steps=args.adapt_steps, access=access)
     except FileNotFoundError as err:
         if args.model is not None:
             raise
         raise FileNotFoundError(f"{err}: the bundled model is missing; train one with "
                                 "`chainrule train --out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000)
+    # a WebSocket holds at most 4 unread messages of at most 2 MB (uvicorn's defaults: 32 of 16 MB)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000,
+                            ws_max_queue=4)
     server = uvicorn.Server(config)
-    threading.Thread(target=_announce, args=(server, args), daemon=True).start()
+    threading.Thread(target=_announce, args=(server, args, access), daemon=True).start()
     server.run()
     return 0 if server.started else 2
 
 
+def access_for(host: str):
+    """Who may use a server listening on ``host``: this machine only for a loopback address; else
+    LAN mode with a token, answering as this machine's addresses (0.0.0.0, ::) or as ``host``."""
+    import ipaddress
+
+    from ..app.access import Access, host_names, lan_addresses
+
+    try:
+        if host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return Access()
+    except ValueError:  # a host name such as mybox.local
+        pass
+    if host in WILDCARDS:
+        return Access.lan([*lan_addresses(), *host_names()], any_address=True)
+    return Access.lan([host.strip("[]")])
+
+
 def _check_free(host: str, port: int) -> None:
-    """A one-line error now, rather than uvicorn's log lines later, when the address is taken."""
+    """A one-line error now, rather than uvicorn's log lines later, when the address is taken. The
+    probe binds as uvicorn does, with SO_REUSEADDR: without it a port whose last connection is in
+    TIME_WAIT looks taken for a minute after the previous server stopped."""
     import socket
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(infos[0][4])
     except OSError as err:
         raise ValueError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
                          "pick another with --port N (0 = any free port)") from None
 
 
-def _announce(server, args: argparse.Namespace) -> None:
-    """Print the address (and open the browser) once the server listens."""
+def _announce(server, args: argparse.Namespace, access) -> None:
+    """Print the address, and in LAN mode the link for other devices, once the server listens; open
+    the browser."""
     import time
 
     while not server.started and not server.should_exit:
@@ -72,8 +104,15 @@ def _announce(server, args: argparse.Namespace) -> None:
     if not server.started:
         return
     port = server.servers[0].sockets[0].getsockname()[1]
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    url = f"http://{host}:{port}/"
+    shared = access.share_url(port)
+    if access.token is not None and args.host not in WILDCARDS:
+        url = shared  # listening on that one address only: 127.0.0.1 is not served
+    else:
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(args.host, args.host).strip("[]")
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     print(f"chainrule draw: serving on {url}  (Ctrl-C to stop)", flush=True)
+    if shared:
+        print(f"  phones and other devices on your network: {shared}\n"
+              "  (the page shows this link as a QR code; anyone with it can draw and save corrections here)", flush=True)
     if not args.no_browser:
         webbrowser.open(url)

@@ -5,9 +5,12 @@ preprocessing (``chainrule.preprocessing.digit_from_image``) to MNIST's 28 x 28 
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; decoding more would take gigabytes
 
 
 def add_parser(sub) -> None:
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_digit(path: Path) -> np.ndarray:
-    """The image at ``path`` as a greyscale array, preprocessed to a 28 x 28 uint8 MNIST digit."""
+    """The image at ``path`` as a greyscale array, preprocessed to a 28 x 28 uint8 MNIST digit. Its
+    size is checked (at most MAX_PIXELS) from the header, before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     from ..preprocessing import digit_from_image
@@ -50,11 +54,20 @@ def read_digit(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"no image file at {path}")
     try:
-        with Image.open(path) as image:
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                rgba = image.convert("RGBA")  # transparent background: lay the drawing on white paper
-                image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            gray = np.asarray(image.convert("L"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ValueError(f"{path} is {width}x{height} pixels, more than the {MAX_PIXELS:,} this reads: "
+                                     "crop or shrink it to the digit")
+                if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                    rgba = image.convert("RGBA")  # transparent background: lay the drawing on white paper
+                    image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+                gray = np.asarray(image.convert("L"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own, wider limit
+        raise ValueError(f"{path} is too large to decode (more than {MAX_PIXELS:,} pixels): "
+                         "crop or shrink it to the digit") from None
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path} is not a readable PNG/JPEG image ({err})") from None
     return digit_from_image(gray)

@@ -11,6 +11,7 @@ import argparse
 import math
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,6 +102,18 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".npz") + ".ckpt.npz")
 
 
+def _check_writable(out: Path) -> None:
+    """Fail now, not after the first epoch, when --out cannot be written (naming the user's path)."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder: give a file name, such as {out / 'model.npz'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write --out {out}: {err.strerror or err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import fit, load, mlp
     from ..augment import Augmenter
@@ -108,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from ..optimizers import make_optimizer
 
     _check_numbers(args)
+    _check_writable(args.out)
     data = load_dataset(DATASET_NAMES[args.dataset], args.data)
     X, Y = data.train_images, data.train_labels.astype(np.intp)
     if not 0 <= args.val_size < len(X):
