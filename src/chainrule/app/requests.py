@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 import anyio
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 MAX_BODY = 1_000_000  # bytes of an HTTP body or a WebSocket message
 MAX_DEPTH = 8  # nesting of JSON arrays and objects; the deepest real request (strokes) has 4
@@ -142,7 +142,7 @@ class Workers:
 
 
 def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Turn a handler's dict into JSON and its bad-input errors into a 4xx {"error": ...}."""
+    """Turn a handler's dict into JSON (a Response passes as it is) and its bad-input errors into a 4xx {"error": ...}."""
     async def endpoint(request: Request) -> JSONResponse:
         try:
             result = await handler(request)
@@ -150,7 +150,7 @@ def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awai
             return error_response(str(err), err.status)
         except ValueError as err:
             return error_response(str(err), 422)
-        return result if isinstance(result, JSONResponse) else JSONResponse(result)
+        return result if isinstance(result, Response) else JSONResponse(result)
     return endpoint
 
 
