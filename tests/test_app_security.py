@@ -337,13 +337,13 @@ def test_draw_restarts_at_once_on_the_same_port(tmp_path):
 
     port = _free_port()
     first = _start_draw(port, tmp_path)
-    try:
-        assert "serving on" in first.stdout.readline()
-        with httpx.Client() as http:
+    with httpx.Client() as http:  # kept open, so the server closes the connection: TIME_WAIT on its port
+        try:
+            assert "serving on" in first.stdout.readline()
             assert http.get(f"http://127.0.0.1:{port}/api/info").status_code == 200
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=30)
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.communicate(timeout=30)
     started = time.monotonic()
     second = _start_draw(port, tmp_path)
     try:
