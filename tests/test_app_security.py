@@ -240,7 +240,7 @@ def test_a_401_digit_integer_is_a_400(client, data_dir):
                       ("/api/predict", f'{{"image": [{big}]}}'),
                       ("/api/correct", f'{{"strokes": [[[1, 2]]], "label": {big}}}'),
                       ("/api/inspect/unit", f'{{"session": "a", "layer": 0, "unit": {big}}}')):
-        assert "integer too long" in one_line_error(post(client, path, raw), 400)
+        assert "number too long" in one_line_error(post(client, path, raw), 400)
     assert saved(data_dir) == []
 
 

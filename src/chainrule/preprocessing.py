@@ -311,12 +311,19 @@ def _simplify(path: np.ndarray, tolerance: float = 0.3) -> np.ndarray:
 def _within_budget(paths: list[np.ndarray], tolerance: float = 0.3) -> list[np.ndarray]:
     """The paths simplified (``_simplify``) to at most MAX_SEGMENTS segments in all, so that the cost
     of rendering is bounded whatever was sent. Ordinary drawings stay far below the budget and get
-    the plain simplification; beyond it (a zig-zag of thousands of points, say) the tolerance doubles
-    until the paths fit, and if thousands of separate dots still do not, every k-th stroke is kept."""
+    the plain simplification; beyond it (a zig-zag of thousands of points, say) the tolerance grows to
+    arc length / MAX_SEGMENTS and doubles until the paths fit, and if thousands of separate dots still
+    do not, every k-th stroke is kept."""
     simplified = [_simplify(p, tolerance) for p in paths]
-    while _segments(simplified) > MAX_SEGMENTS and any(len(p) > 2 for p in simplified):
-        tolerance *= 2
+    if _segments(simplified) <= MAX_SEGMENTS:
+        return simplified
+    arc = sum(float(np.sqrt((np.diff(p, axis=0) ** 2).sum(axis=1)).sum()) for p in paths)
+    tolerance = max(tolerance, arc / MAX_SEGMENTS)  # about MAX_SEGMENTS buckets of arc length
+    while True:
         simplified = [_simplify(p, tolerance) for p in paths]
+        if _segments(simplified) <= MAX_SEGMENTS or all(len(p) <= 2 for p in simplified):
+            break
+        tolerance *= 2
     if _segments(simplified) > MAX_SEGMENTS:
         simplified = simplified[::-(-_segments(simplified) // MAX_SEGMENTS)]
     return simplified

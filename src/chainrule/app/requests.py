@@ -1,6 +1,6 @@
 """Reading a request of the drawing server as hostile: every body is bounded in size and in nesting
-depth before it is parsed, parsed into plain JSON (no NaN, no Infinity, no integer of more than
-MAX_INT_DIGITS digits), and every number a route takes must be a JSON integer or float (never a
+depth before it is parsed, parsed into plain JSON (no NaN, no Infinity, no number of more than
+MAX_DIGITS digits in a row), and every number a route takes must be a JSON integer or float (never a
 boolean or a string). Anything else is a ``BadRequest``, which the routes answer with a 4xx and
 {"error": "<one line>"}. Model work runs in a small pool of worker threads (``Workers``) so that the
 event loop, and with it every other client, is never blocked by one request."""
@@ -20,9 +20,15 @@ from starlette.responses import JSONResponse, Response
 
 MAX_BODY = 1_000_000  # bytes of an HTTP body or a WebSocket message
 MAX_DEPTH = 8  # nesting of JSON arrays and objects; the deepest real request (strokes) has 4
-MAX_INT_DIGITS = 18  # an int64 holds every integer of 18 digits
+MAX_DIGITS = 18  # in a row, in any number: an int64 holds 18 digits, a float64 means 17
 MAX_WAITING = 32  # model jobs queued for a worker beyond which a request gets 429 "busy"
+HEAVY = 64_000  # bytes: a body this large (a drawing of thousands of points) is a heavy job
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NESTING = np.zeros(256, np.int8)  # +1 for [ and {, -1 for ] and }, by byte
+_NESTING[[ord("["), ord("{")]] = 1
+_NESTING[[ord("]"), ord("}")]] = -1
+_DIGIT = np.zeros(256, np.int8)
+_DIGIT[ord("0"):ord("9") + 1] = 1
 _NUMBERS = (int, float)  # type(v) in ...: bool is a subclass of int, and is refused
 
 
@@ -35,15 +41,19 @@ class BadRequest(Exception):
 
 
 def parse_json(data: bytes | str) -> dict:
-    """The JSON object in ``data`` (at most MAX_BODY bytes, nested at most MAX_DEPTH deep, checked
-    before parsing so that no parser recursion can be driven from outside)."""
+    """The JSON object in ``data``: at most MAX_BODY bytes, nested at most MAX_DEPTH deep and with
+    no number of more than MAX_DIGITS digits in a row, all checked on the text before parsing, so
+    that no parser recursion or giant integer can be driven from outside; NaN and Infinity are refused."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > MAX_BODY:
         raise BadRequest(f"request too large (at most {MAX_BODY} bytes)", 413)
-    if nesting_depth(raw) > MAX_DEPTH:
+    codes = np.frombuffer(_STRINGS.sub(b'""', raw), np.uint8)  # emptied strings cannot nest or hold numbers
+    if nesting_depth(codes) > MAX_DEPTH:
         raise BadRequest(f"JSON nested too deep (at most {MAX_DEPTH} levels)")
+    if (digits := longest_digit_run(codes)) > MAX_DIGITS:
+        raise BadRequest(f"number too long ({digits} digits in a row; at most {MAX_DIGITS})")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadRequest(f"invalid JSON: {err}") from None
     if not isinstance(body, dict):
@@ -51,29 +61,21 @@ def parse_json(data: bytes | str) -> dict:
     return body
 
 
-def nesting_depth(raw: bytes) -> int:
-    """The deepest nesting of [ and { in the JSON text ``raw``, strings left out (an unterminated
-    string is counted as text, which can only overestimate)."""
-    codes = np.frombuffer(_STRINGS.sub(b'""', raw), np.uint8)
-    steps = np.isin(codes, (91, 123)).astype(np.int64) - np.isin(codes, (93, 125))
-    return int(np.cumsum(steps).max(initial=0))
+def nesting_depth(codes: np.ndarray) -> int:
+    """The deepest nesting of [ and { in the bytes ``codes`` of JSON text whose strings were emptied
+    (an unterminated string is counted as text, which can only overestimate)."""
+    return int(np.cumsum(_NESTING.take(codes), dtype=np.int64).max(initial=0))
+
+
+def longest_digit_run(codes: np.ndarray) -> int:
+    """The most decimal digits in a row in the bytes ``codes``: run ends are where the 0/1 digit
+    indicator (padded with 0 on both sides) changes."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], _DIGIT.take(codes), [0]])))
+    return int((edges[1::2] - edges[::2]).max(initial=0))
 
 
 def _refuse_constant(name: str):
     raise BadRequest(f"numbers must be finite, got {name}")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise BadRequest(f"integer too long ({len(text)} characters; at most {MAX_INT_DIGITS} digits)")
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not np.isfinite(value):
-        raise BadRequest(f"numbers must be finite, got {text[:20]}")
-    return value
 
 
 async def read_body(request: Request) -> bytes:
@@ -128,16 +130,22 @@ def image(value) -> np.ndarray:
 
 class Workers:
     """The bounded pool that runs model work (preprocessing, predictions, saving) off the event
-    loop: at most ``size`` jobs at once, and at most MAX_WAITING more queued before requests are
-    refused with 429, so that a flood costs its sender, not everyone."""
+    loop: at most ``size`` jobs at once, heavy ones (bodies over HEAVY bytes) one at a time so that
+    they never hold every worker, and at most MAX_WAITING jobs queued in each lane before requests
+    are refused with 429, so that a flood costs its sender, not everyone."""
 
     def __init__(self, size: int | None = None) -> None:
         self.limiter = anyio.CapacityLimiter(size or max(2, min(4, os.cpu_count() or 1)))
+        self.heavy = anyio.CapacityLimiter(1)
 
-    async def run(self, function: Callable, *args: Any):
-        stats = self.limiter.statistics()
-        if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= MAX_WAITING:
-            raise BadRequest("the server is busy: try again in a moment", 429)
+    async def run(self, function: Callable, *args: Any, heavy: bool = False):
+        for lane in (self.heavy, self.limiter) if heavy else (self.limiter,):
+            stats = lane.statistics()
+            if stats.borrowed_tokens >= stats.total_tokens and stats.tasks_waiting >= MAX_WAITING:
+                raise BadRequest("the server is busy: try again in a moment", 429)
+        if heavy:
+            async with self.heavy:
+                return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
         return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
 
 
@@ -159,7 +167,7 @@ def in_worker(workers: Workers, answer: Callable[[dict], dict]) -> Callable[[Req
     answered by ``answer(body: dict) -> dict`` in a worker thread."""
     async def handler(request: Request):
         raw = await read_body(request)
-        return await workers.run(lambda: answer(parse_json(raw)))
+        return await workers.run(lambda: answer(parse_json(raw)), heavy=len(raw) > HEAVY)
     return guarded(handler)
 
 

@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .access import Access, Guard
 from .recognizer import Recognizer
 from .inspect_routes import inspect_routes
-from .requests import BadRequest, Workers, error_response, field, guarded, image, in_worker, parse_json, strokes
+from .requests import HEAVY, BadRequest, Workers, error_response, field, guarded, image, in_worker, parse_json, strokes
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -124,7 +124,7 @@ async def _ws_answer(recognizer: Recognizer, workers: Workers, text: str) -> dic
             return {"error": " ".join(str(err).split()), "id": message.get("id") if message else None}
 
     try:
-        return await workers.run(answer)
+        return await workers.run(answer, heavy=len(text) > HEAVY)
     except BadRequest as err:  # the workers are busy
         return {"error": str(err), "id": None}
 
