@@ -149,3 +149,78 @@ def test_wrong_answer_is_saved_as_a_correction(browser, url, samples, data_dir):
     assert len(labels) == before + 1 and labels[-1] == 3
     assert settled_prediction(page) == ""  # the pad is cleared for the next drawing
     page.close()
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
+
+
+def test_phone_keeps_the_answer_in_sight_while_drawing(browser, url, samples, artifacts):
+    """At 390x844 the result card lies below the pad, off screen: a compact answer (digit,
+    probability, ten bars) sits over the pad's corner and follows the finger mid-stroke."""
+    page = open_page(browser, url, PHONE)
+    screen = {"x": 0, "y": 0, "width": 390, "height": 844}
+    canvas = page.get_by_test_id("canvas")
+    assert _inside(canvas.bounding_box(), screen)
+    assert not page.get_by_test_id("pad-answer").is_visible()  # nothing drawn: nothing to show
+    paths, label = samples[0]
+    points = np.concatenate(place(paths, canvas.bounding_box(), 0.6))
+    cdp = page.context.new_cdp_session(page)
+    touch = [{"x": float(x), "y": float(y), "radiusX": 2, "radiusY": 2, "force": 0.5, "id": 1} for x, y in points]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [touch[0]]})
+    for point in touch[1:len(touch) * 2 // 3]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    page.wait_for_function("document.getElementById('pad-digit').textContent !== ''")
+    answer = page.get_by_test_id("pad-answer")
+    assert page.evaluate("pad.strokes.length") >= 1 and answer.is_visible()  # the finger is still down
+    box = answer.bounding_box()
+    assert _inside(box, screen) and _inside(box, canvas.bounding_box())
+    assert box["width"] < canvas.bounding_box()["width"] / 3  # compact: the pad stays free to draw on
+    page.screenshot(path=artifacts / "draw-phone-mid-stroke.png")
+    for point in touch[len(touch) * 2 // 3:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+    for other in paths[1:]:
+        draw_with_touch(page, place([other], canvas.bounding_box(), 0.6))
+    shown = settled_prediction(page)
+    assert page.get_by_test_id("pad-digit").text_content() == shown
+    assert not page.errors
+    page.close()
+    desktop = open_page(browser, url, DESKTOP)
+    draw_with_mouse(desktop, place(paths, desktop.get_by_test_id("canvas").bounding_box()))
+    settled_prediction(desktop)
+    assert not desktop.get_by_test_id("pad-answer").is_visible()  # the result card is in sight there
+    desktop.close()
+
+
+def test_lan_mode_in_the_browser_the_qr_link_and_a_phone_with_the_token(browser, digit_model, tmp_path, samples, artifacts):
+    """A LAN server, reached over loopback only: Chromium resolves every *.localhost name to
+    127.0.0.1, so phone.localhost plays the machine's LAN name (not a localhost name to the server,
+    which therefore asks for the token)."""
+    from chainrule.app.access import Access
+
+    access = Access.lan(["phone.localhost"])
+    with running_server(create_app(net=digit_model, data_dir=tmp_path, access=access)) as address:
+        port = address.rsplit(":", 1)[1].strip("/")
+        desktop = open_page(browser, address, DESKTOP)
+        desktop.wait_for_function("!document.getElementById('share').hidden")
+        link = f"http://phone.localhost:{port}/?token={access.token}"
+        assert desktop.get_by_test_id("share-link").get_attribute("href") == link
+        assert desktop.evaluate("document.getElementById('share-qr').complete && document.getElementById('share-qr').naturalWidth") > 0
+        desktop.screenshot(path=artifacts / "draw-lan-share.png")
+        desktop.close()
+
+        stranger = browser.new_page(**PHONE)
+        refused = stranger.goto(f"http://phone.localhost:{port}/")
+        assert refused.status == 403 and "token" in refused.json()["error"]
+        stranger.close()
+
+        phone = open_page(browser, link, PHONE)  # the cookie set by ?token= carries the WebSocket and fetches
+        paths, label = samples[1]
+        draw_with_touch(phone, place(paths, phone.get_by_test_id("canvas").bounding_box(), 0.6))
+        assert settled_prediction(phone) == label
+        assert phone.evaluate("net.socketReady") and not phone.errors
+        phone.close()

@@ -191,6 +191,25 @@ const verdictView = {
   },
 };
 
+// On a phone the result card lies below the pad, off screen while drawing: a compact answer (the
+// digit, its probability and ten tiny bars) sits over the pad's corner instead (style.css shows it).
+const padAnswerView = {
+  init() {
+    const strip = document.getElementById("pad-bars");
+    for (let k = 0; k < 10; k++) strip.appendChild(document.createElement("span"));
+  },
+  render(result) {
+    document.getElementById("pad-answer").classList.toggle("empty", !result);
+    document.getElementById("pad-digit").textContent = result ? String(result.digit) : "";
+    document.getElementById("pad-confidence").textContent = result ? `${(100 * result.confidence).toFixed(0)}%` : "";
+    const bars = document.getElementById("pad-bars").children;
+    for (let k = 0; k < 10; k++) {
+      bars[k].style.height = `${result ? (100 * result.probabilities[k]).toFixed(0) : 0}%`;
+      bars[k].classList.toggle("best", !!result && k === result.digit);
+    }
+  },
+};
+
 const barsView = {
   init() {
     const list = document.getElementById("bars");
@@ -265,7 +284,7 @@ const teachView = {
   },
 };
 
-const VIEWS = [verdictView, barsView, inputView, teachView];
+const VIEWS = [verdictView, padAnswerView, barsView, inputView, teachView];
 
 // ---- teaching: corrections and adaptation ---------------------------------------------------------
 async function correct(label) {
@@ -304,6 +323,17 @@ function showAdaptStatus(status) {
   setStatus(status.message);
 }
 
+function showShare(info) {
+  // LAN mode: the link with its token, for phones, as a QR code the server draws (no CDN)
+  const share = document.getElementById("share");
+  if (!info.share || !share.hidden) return;
+  document.getElementById("share-qr").src = "/api/share.svg";
+  const link = document.getElementById("share-link");
+  link.href = info.share;
+  link.textContent = info.share.replace(/\?token=.*/, "?token=…");
+  share.hidden = false;
+}
+
 function showModel(info) {
   const kind = info.adapt.adapted ? "adapted copy" : "model";
   document.getElementById("model-info").textContent =
@@ -338,7 +368,7 @@ function start() {
   new ResizeObserver(resizePad).observe(pad.canvas);
   resizePad();
   connectSocket();
-  fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); });
+  fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); showShare(info); });
 }
 
 start();
