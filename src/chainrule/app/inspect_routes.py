@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from . import inspect
 from .recognizer import Recognizer
-from .requests import BadRequest, Workers, field, guarded, image, in_worker, json_body
+from .requests import BadRequest, Workers, field, guarded, image, in_worker, json_body, label
 from .training_session import TrainingSession
 
 
@@ -35,7 +35,7 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
         return inspect.forward(*lab_and_image(body))
 
     def backward(body: dict) -> dict:
-        return inspect.backward(*lab_and_image(body), _label(body))
+        return inspect.backward(*lab_and_image(body), label(body))
 
     def unit(body: dict) -> dict:
         lab = labs.get(field(body, "session"))
@@ -48,7 +48,7 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
         return {**inspect.unit(lab, layer, index), "edits": lab.edits()}
 
     def step(body: dict) -> dict:
-        return inspect.step(*lab_and_image(body), _label(body), field(body, "eta"))
+        return inspect.step(*lab_and_image(body), label(body), field(body, "eta"))
 
     def reset(body: dict) -> dict:
         return {"edits": labs.reset(field(body, "session")).edits()}
@@ -92,9 +92,3 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
         Route("/api/train/status", guarded(train_status)),
     ]
 
-
-def _label(body: dict) -> int:
-    label = field(body, "label")
-    if isinstance(label, bool) or not (isinstance(label, int) and 0 <= label <= 9):
-        raise BadRequest(f"label must be a digit 0..9, got {label!r}")
-    return label

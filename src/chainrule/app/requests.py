@@ -103,6 +103,14 @@ def field(body: dict, name: str):
     return body[name]
 
 
+def label(body: dict) -> int:
+    """The body's "label": a digit 0..9 as a JSON integer (not 7.0, "7" or true)."""
+    value = field(body, "label")
+    if type(value) is not int or not 0 <= value <= 9:
+        raise BadRequest(f"label must be a digit 0..9, got {value!r}")
+    return value
+
+
 def strokes(value) -> list:
     """Pen strokes as JSON gives them, checked to be lists of points of plain numbers; the rest
     (shape, finiteness, range, the number of points) is ``preprocessing.parse_strokes``'s."""

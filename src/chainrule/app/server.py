@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .access import Access, Guard
 from .recognizer import Recognizer
 from .inspect_routes import inspect_routes
-from .requests import HEAVY, BadRequest, Workers, error_response, field, guarded, image, in_worker, parse_json, strokes
+from .requests import HEAVY, BadRequest, Workers, error_response, field, guarded, image, in_worker, label, parse_json, strokes
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -75,10 +75,7 @@ def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
         return recognizer.predict_strokes(strokes(field(body, "strokes")))
 
     def correct(body: dict) -> dict:
-        label = field(body, "label")
-        if not (type(label) is int and 0 <= label <= 9):
-            raise BadRequest(f"label must be a digit 0..9, got {label!r}")
-        return recognizer.correct(strokes(field(body, "strokes")), label)
+        return recognizer.correct(strokes(field(body, "strokes")), label(body))
 
     async def adapt(request: Request):
         return recognizer.start_adapt()
