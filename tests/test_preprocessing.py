@@ -178,3 +178,77 @@ def test_skeleton_is_thin_inside_the_shape_and_kept_by_the_strokes(rectangles):
     assert visited == {(int(y), int(x)) for y, x in zip(*np.nonzero(skeleton))}
     for p in paths:  # each path moves to an 8-neighbour at every step
         assert len(p) == 1 or np.abs(np.diff(p, axis=0)).max() <= 1
+
+
+# ---- the segment budget: bites on pathological drawings only ---------------------------------------
+@pytest.fixture(scope="module")
+def pen_data() -> list[list[list[list[int]]]]:
+    """Every digit of the UCI pendigits training writers and of UJI Pen Characters' first 40
+    writers, as lists of strokes of [x, y] points (CHAINRULE_DATA; MANIFEST.md there)."""
+    import json
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("CHAINRULE_DATA", "data"))
+    uci, uji = root / "pendigits" / "pendigits-orig.tra", root / "ujipen" / "ujipenchars2-digits-w01-w40.json"
+    if not (uci.is_file() and uji.is_file()):
+        if os.environ.get("CHAINRULE_REQUIRE_DATA") == "1":
+            pytest.fail(f"pen data required (CHAINRULE_REQUIRE_DATA=1) but missing under {root}")
+        pytest.skip(f"pen data not found under {root}")
+    digits, stroke = [], None
+    for line in uci.read_text().splitlines():
+        words = line.split()
+        if words[:1] == [".SEGMENT"]:
+            digits.append([])
+        elif words[:1] == [".PEN_DOWN"]:
+            stroke = []
+            digits[-1].append(stroke)
+        elif words[:1] == [".PEN_UP"]:
+            stroke = None
+        elif stroke is not None and len(words) == 2:
+            stroke.append([int(words[0]), -int(words[1])])  # y grows upwards in UNIPEN
+    samples = json.loads(uji.read_text())["rawData"]
+    return digits + [sample for digit in sorted(samples) for sample in samples[digit]]
+
+
+def test_real_pen_data_renders_exactly_as_without_the_budget(pen_data, monkeypatch):
+    """Pen digits (every 4th of the 7,494 UCI and 800 UJI ones: all 70 writers) stay far below
+    MAX_SEGMENTS, and render bit for bit as with no budget and no chunked rendering (one
+    (784, segments) block, as before)."""
+    assert len(pen_data) == 7494 + 800
+    pen_data = pen_data[::4]
+    counts = []
+    spy = P._within_budget
+
+    def counting(paths, *args):
+        kept = spy(paths, *args)
+        counts.append(P._segments(kept))
+        return kept
+
+    monkeypatch.setattr(P, "_within_budget", counting)
+    budgeted = [P.digit_from_strokes(d) for d in pen_data]
+    assert max(counts) * 10 < P.MAX_SEGMENTS
+    monkeypatch.setattr(P, "MAX_SEGMENTS", 10**9)
+    monkeypatch.setattr(P, "RENDER_CHUNK", 10**9)
+    assert all(np.array_equal(a, P.digit_from_strokes(d)) for a, d in zip(budgeted, pen_data))
+
+
+@pytest.mark.parametrize("drawing", ["zigzag", "dots", "scribbles"])
+def test_pathological_drawings_are_rendered_within_the_budget(drawing, monkeypatch):
+    """20,000 points (the most accepted) that no arc-length simplification thins: a zig-zag across
+    the pad, 20,000 separate dots, 200 strokes of 100 random points. At most MAX_SEGMENTS segments
+    reach the renderer, and the ink still covers where the pen went."""
+    rng = np.random.default_rng(0)
+    if drawing == "zigzag":
+        t = np.arange(P.MAX_POINTS)
+        strokes = [np.stack([np.where(t % 2 == 0, 0.0, 1000.0), t / 20.0], axis=1)]
+    elif drawing == "dots":
+        strokes = list(rng.uniform(0, 1000, (P.MAX_POINTS, 1, 2)))
+    else:
+        strokes = list(rng.uniform(0, 1000, (200, 100, 2)))
+    rendered = []
+    render = P._render
+    monkeypatch.setattr(P, "_render", lambda paths, radius: rendered.append(P._segments(paths)) or render(paths, radius))
+    image = P.digit_from_strokes(strokes)
+    assert rendered and max(rendered) <= P.MAX_SEGMENTS
+    assert (image > 128).mean() > 0.3  # a dense scribble inks most of its box

@@ -309,24 +309,30 @@ def _simplify(path: np.ndarray, tolerance: float = 0.3) -> np.ndarray:
 
 
 def _within_budget(paths: list[np.ndarray], tolerance: float = 0.3) -> list[np.ndarray]:
-    """The paths simplified (``_simplify``) to at most MAX_SEGMENTS segments in all, so that the cost
-    of rendering is bounded whatever was sent. Ordinary drawings stay far below the budget and get
-    the plain simplification; beyond it (a zig-zag of thousands of points, say) the tolerance grows to
-    arc length / MAX_SEGMENTS and doubles until the paths fit, and if thousands of separate dots still
-    do not, every k-th stroke is kept."""
+    """The paths simplified (``_simplify``) and, if that leaves more than MAX_SEGMENTS segments,
+    thinned to fit, so that the cost of rendering is bounded whatever was sent. Ordinary drawings
+    stay far below the budget (real pen digits: under 200 segments) and get the plain simplification.
+    Beyond it (a zig-zag of 20,000 points, thousands of dots) at most MAX_SEGMENTS / 4 strokes are
+    kept (every k-th) and each keeps its ends and a stratified random share of its other points."""
     simplified = [_simplify(p, tolerance) for p in paths]
     if _segments(simplified) <= MAX_SEGMENTS:
         return simplified
-    arc = sum(float(np.sqrt((np.diff(p, axis=0) ** 2).sum(axis=1)).sum()) for p in paths)
-    tolerance = max(tolerance, arc / MAX_SEGMENTS)  # about MAX_SEGMENTS buckets of arc length
-    while True:
-        simplified = [_simplify(p, tolerance) for p in paths]
-        if _segments(simplified) <= MAX_SEGMENTS or all(len(p) <= 2 for p in simplified):
-            break
-        tolerance *= 2
-    if _segments(simplified) > MAX_SEGMENTS:
-        simplified = simplified[::-(-_segments(simplified) // MAX_SEGMENTS)]
-    return simplified
+    most = MAX_SEGMENTS // 4
+    if len(simplified) > most:
+        simplified = simplified[::-(-len(simplified) // most)]
+    share = (MAX_SEGMENTS - 2 * len(simplified)) / sum(len(p) for p in simplified)
+    rng = np.random.default_rng(0)  # the same drawing always gives the same image
+    return [_thin(p, share, rng) for p in simplified]
+
+
+def _thin(path: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """The ends of ``path`` and about ``share`` of its points, one drawn at random from each run of
+    1 / share points (a regular pick would alias a zig-zag into a straight line)."""
+    count = int(len(path) * share)
+    if len(path) <= 2 or share >= 1:
+        return path
+    picks = np.floor((np.arange(count) + rng.random(count)) * (len(path) / max(count, 1))).astype(np.intp)
+    return path[np.unique(np.concatenate([[0], picks, [len(path) - 1]]))]
 
 
 def _segments(paths: list[np.ndarray]) -> int:
