@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
@@ -369,3 +370,22 @@ def test_real_server_applies_the_rules_to_a_lan_host_over_loopback(digit_model, 
         with_token = http.get(url + f"api/info?token={access.token}", headers={"Host": f"{LAN}:{port}"})
         assert with_token.status_code == 200 and with_token.json()["share"].endswith(access.token)
         assert http.get(url + "api/info", headers={"Host": "evil.example"}).status_code == 403
+
+
+# ---- files ---------------------------------------------------------------------------------------------------
+def test_the_server_tidies_killed_writes_and_adapts_past_a_foreign_file(digit_model, data_dir, local_client, mnist):
+    """A kill -9 mid-write leaves .<name>.<random>.tmp; a foreign .npz made every adapt fail."""
+    from chainrule import corrections
+
+    corrections.save_sample(data_dir, np.full((28, 28), 200, np.uint8), 1)
+    stale = data_dir / ".123-4-abcd.npz.q1w2e3.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    (data_dir / "holiday-photos.npz").write_bytes(b"PK not really")
+    with local_client(create_app(net=digit_model, data_dir=data_dir, adapt_steps=5)) as client:
+        assert not stale.exists()
+        assert client.post("/api/adapt", json={}).json()["state"] == "running"
+        deadline = time.monotonic() + 60
+        while (state := client.get("/api/info").json()["adapt"])["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state["state"] == "done", state
