@@ -1,6 +1,7 @@
-"""Shared fixtures: the MNIST and Fashion-MNIST data through the project's loader, and a headless
-Chromium for browser tests. Without the data or the browser these tests skip, unless CI asks for
-them (CHAINRULE_REQUIRE_DATA=1, CHAINRULE_REQUIRE_BROWSER=1), where a missing one fails instead."""
+"""Shared fixtures: the MNIST and Fashion-MNIST data through the project's loader, the course texts,
+a headless Chromium for browser tests and GNU Octave for the MAT1110 script. Without the data, the
+browser or Octave these tests skip, unless CI asks for them (CHAINRULE_REQUIRE_DATA=1,
+CHAINRULE_REQUIRE_BROWSER=1, CHAINRULE_REQUIRE_OCTAVE=1), where a missing one fails instead."""
 
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ def mnist():
 @pytest.fixture(scope="session")
 def fashion_mnist():
     return _load("load_fashion_mnist")
+
+
+@pytest.fixture(scope="session")
+def course_texts() -> Path:
+    """The folder of the course texts, ``shared/seeds`` beside the checkout (as CI places it)."""
+    seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+    if not (seeds / "README.md").is_file():
+        _missing("the course texts", "CHAINRULE_REQUIRE_DATA", f"{seeds} not found")
+    return seeds
+
+
+@pytest.fixture(scope="session")
+def octave() -> str:
+    """The path of GNU Octave's command-line program."""
+    program = shutil.which("octave-cli") or shutil.which("octave")
+    if program is None:
+        _missing("GNU Octave", "CHAINRULE_REQUIRE_OCTAVE", "octave-cli not found (apt-get install octave)")
+    return program
 
 
 @pytest.fixture(scope="session")
