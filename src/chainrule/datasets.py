@@ -223,6 +223,9 @@ def _decode(name: str, files: tuple[Path, ...], mtimes: tuple[int, ...]) -> Data
 
 # ---- pen trajectories ----------------------------------------------------------------------------
 PEN_FILES = {"pendigits": "pendigits-orig.tra", "ujipen": "ujipenchars2-digits-w01-w40.json"}
+# Writers kept out of training to measure how a model reads people it has never seen; fixed before any
+# result was looked at: the last 6 of pendigits' 30 and the last 8 of UJI's 40.
+HELD_OUT_WRITERS = {"pendigits": tuple(range(25, 31)), "ujipen": tuple(range(33, 41))}
 
 
 class PenDigits(NamedTuple):
