@@ -58,10 +58,11 @@ def test_example_help_names_every_example(capsys):
         assert name in printed
 
 
-def test_example_mat1110_runs_as_a_command():
-    done = run("example", "mat1110", "--seed", "1")
+def test_example_mat1110_runs_as_a_command(tmp_path):
+    done = run("example", "mat1110", "--seed", "1", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "f before the step" in done.stdout and "f after the step" in done.stdout
+    assert (tmp_path / "mat1110_fixed.m").is_file()
     assert done.stderr == ""
 
 

@@ -40,10 +40,63 @@ def test_squared_error_is_the_sum_of_squared_norms_with_gradient_2_a_minus_y(dat
 @given(data=outputs_and_targets())
 def test_half_and_mean_squared_error_rescale_the_squared_error(data):
     a, y, _ = data
+    m, n_outputs = a.shape
     full = get_loss("squared_error").value(a, y)
     assert get_loss("half_squared_error").value(a, y) == pytest.approx(full / 2)
-    assert get_loss("mean_squared_error").value(a, y) == pytest.approx(full / a.size)
-    assert get_loss("mean_squared_error").value(a, y) == pytest.approx(np.mean((a - y) ** 2))
+    assert get_loss("mean_squared_error").value(a, y) == pytest.approx(full / m)  # a mean over samples only
+    # PyTorch's MSELoss and Keras also average over the n_L outputs
+    assert get_loss("mean_squared_error").value(a, y) / n_outputs == pytest.approx(np.mean((a - y) ** 2))
+
+
+# Each convention the course texts state, on two samples with values and gradients worked out by hand.
+A = np.array([[1.0, 2.0, 0.5], [0.0, 0.5, -1.0]])
+Y = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+# a - y = [[1, 2, -0.5], [-1, -0.5, -1]]; |a(x) - y(x)|^2 = 1 + 4 + 0.25 = 5.25 and 1 + 0.25 + 1 = 2.25
+
+
+def test_mat1110_squared_error_by_hand():
+    """000_ecdaadd94c7ab0cb.txt, eq. (6): f = sum_{i=1}^m |F(x_i) - y_i|^2, whose outer function
+    x -> |x - y|^2 has gradient 2 (x - y) (Oppgave 4)."""
+    loss = get_loss("squared_error")
+    assert loss.value(A, Y) == 7.5  # 5.25 + 2.25
+    np.testing.assert_array_equal(loss.gradient(A, Y), [[2.0, 4.0, -1.0], [-2.0, -1.0, -2.0]])
+
+
+def test_fys_stk_half_squared_error_by_hand():
+    """003_2b65d33d36faff62.txt, the output layer: C = 1/2 sum_{i=1}^n (a_i^L - y_i)^2 with
+    dC/da^L = a^L - y, summed over the samples."""
+    loss = get_loss("half_squared_error")
+    assert loss.value(A, Y) == 3.75  # (5.25 + 2.25) / 2
+    np.testing.assert_array_equal(loss.gradient(A, Y), [[1.0, 2.0, -0.5], [-1.0, -0.5, -1.0]])
+
+
+def test_danish_report_mean_squared_error_eq_22_by_hand():
+    """002_d52e423183c3ce2c.txt, eq. (22): L = 1/N sum_{i=1}^N sum_{j=1}^{10} (yhat_ij - y_ij)^2, N the
+    number of data points: the mean over samples of eq. (20)'s per-sample sum over the outputs."""
+    loss = get_loss("mean_squared_error")
+    assert loss.value(A, Y) == 3.75  # (5.25 + 2.25) / N, N = 2 (not / (N n_L) = 6: that would be 1.25)
+    # dL/dyhat_ij = 2 (yhat_ij - y_ij) / N = a - y here
+    np.testing.assert_array_equal(loss.gradient(A, Y), [[1.0, 2.0, -0.5], [-1.0, -0.5, -1.0]])
+    ten_outputs = np.zeros((3, 10)), np.full((3, 10), 0.5)  # three points, each (0.5)^2 * 10 = 2.5
+    assert loss.value(*ten_outputs) == 2.5
+
+
+def test_cross_entropy_of_the_danish_softmax_example_by_hand():
+    """002_d52e423183c3ce2c.txt, eq. (23) and its example: softmax([2.0, 1.0, 0.1]) = [65.9%, 24.2%,
+    9.9%]. The texts define no cross-entropy; ours is the usual mean log-loss
+    C = -1/m sum_x log a_label(x), with dC/dz = (a - y) / m."""
+    z = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]])
+    labels = np.array([0, 2])
+    s = np.e**2 + np.e + np.e**0.1  # = 11.2125088...
+    a_first = np.array([np.e**2, np.e, np.e**0.1]) / s
+    np.testing.assert_allclose(a_first, [0.659, 0.242, 0.099], atol=6e-4)  # the report's percentages
+    # -log a_0 = log s - 2 = 0.41703..., and the uniform row gives -log(1/3) = log 3 = 1.09861...
+    loss = get_loss("cross_entropy")
+    assert loss.value(z, labels) == pytest.approx((np.log(s) - 2 + np.log(3)) / 2, rel=1e-14)
+    assert loss.value(z, labels) == pytest.approx(0.7578211524729715, rel=1e-14)
+    expected = np.array([[a_first[0] - 1, a_first[1], a_first[2]], [1 / 3, 1 / 3, 1 / 3 - 1]]) / 2
+    np.testing.assert_allclose(loss.gradient(z, labels), expected, rtol=1e-14)
+    np.testing.assert_allclose(expected[0], [-0.17049943, 0.12121649, 0.04928295], atol=1e-8)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -30,8 +30,8 @@ def torch_loss(name, out, Y):
         return ((out - Y) ** 2).sum()
     if name == "half_squared_error":
         return 0.5 * ((out - Y) ** 2).sum()
-    if name == "mean_squared_error":
-        return ((out - Y) ** 2).mean()
+    if name == "mean_squared_error":  # eq. (22): a mean over samples; MSELoss's .mean() would also divide by n_L
+        return ((out - Y) ** 2).sum() / m
     if name == "cross_entropy":
         return F.cross_entropy(out, Y, reduction="mean")
     return F.binary_cross_entropy_with_logits(out, Y, reduction="sum") / m

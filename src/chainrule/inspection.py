@@ -24,7 +24,7 @@ FORMULAS = {
         "binary_cross_entropy": "C = -1/m sum_x sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)]",
         "squared_error": "C = sum_x |a^(L)(x) - y(x)|^2",
         "half_squared_error": "C = 1/2 sum_x |a^(L)(x) - y(x)|^2",
-        "mean_squared_error": "C = 1/(m n_L) sum_x sum_i (a_i^(L) - y_i)^2",
+        "mean_squared_error": "C = 1/m sum_x |a^(L)(x) - y(x)|^2",
     },
     "delta_output": {
         "fused": "delta^(L) = dC/dz^(L) = (a^(L) - y) / m",

@@ -4,7 +4,7 @@ Samples are rows: the network output a and the target y have shape (m, n_L).
 
     squared_error        C = sum_x |a(x) - y(x)|^2                 dC/da = 2 (a - y)
     half_squared_error   C = 1/2 sum_x |a(x) - y(x)|^2             dC/da = a - y
-    mean_squared_error   C = 1/(m n_L) sum_x sum_i (a_i - y_i)^2   dC/da = 2 (a - y) / (m n_L)
+    mean_squared_error   C = 1/m sum_x |a(x) - y(x)|^2             dC/da = 2 (a - y) / m
 
 Two losses are fused with the output activation, because together their gradient with respect to
 the output layer's weighted input z is simple and numerically safe (no log of 0, no 0/0):
@@ -72,17 +72,21 @@ class HalfSquaredError(Loss):
 
 
 class MeanSquaredError(Loss):
-    """C = 1/N sum over samples and components of (a_i - y_i)^2, N = m n_L (the Danish report,
-    eq. (22)); dC/da = 2 (a - y) / N."""
+    """C = 1/N sum_{i=1..N} sum_{j=1..n_L} (a_ij - y_ij)^2 with N = m, the number of samples: the mean
+    over the samples of the squared error summed over the outputs (the Danish report, eq. (22));
+    dC/da = 2 (a - y) / m.
+
+    PyTorch's ``MSELoss()`` and Keras's ``mean_squared_error`` also divide by the n_L outputs: their
+    value is this one / n_L (the same when there is one output)."""
 
     name = "mean_squared_error"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
         d = output - y
-        return float(np.vdot(d, d)) / d.size
+        return float(np.vdot(d, d)) / len(d)
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (2.0 / output.size) * (output - y)
+        return (2.0 / len(output)) * (output - y)
 
 
 class CrossEntropy(Loss):

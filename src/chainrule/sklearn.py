@@ -17,6 +17,14 @@ in scikit-learn. The default losses are scikit-learn's: softmax cross-entropy (l
 classifier, 1/(2 n_B) sum_x |a(x) - y(x)|^2 (half_squared_error / n_B) for the regressor (scikit-learn
 also divides its reported loss, not its gradient, by the number of outputs).
 
+The regressor also starts where scikit-learn's does: W and b uniform on [-r, r], r = sqrt(6 / (n_in +
+n_out)) (sqrt(2 / ...) for "logistic"), drawn from random_state in scikit-learn's order, so the same
+integer random_state gives the same initial parameters (only the minibatch order is drawn differently).
+With few epochs the start decides the result: chainrule's own initialisation (He-normal W for ReLU,
+zero b) spreads the initial outputs of a 100-unit ReLU layer about 3.7 times as widely, and after 50
+epochs of Adam at 1e-3 on scikit-learn's check_regressors_train data the loss was still 2.2 times
+scikit-learn's. The classifier keeps chainrule's initialisation.
+
 Solvers: "adam" and "sgd" (momentum, Nesterov by default, as in scikit-learn) run epochs of shuffled
 minibatches through chainrule.optimizers (whose Adam adds epsilon to sqrt(s_hat), as Kingma & Ba and
 PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon); "gd-linesearch" takes one full-batch gradient step per
@@ -137,10 +145,14 @@ class _MLP(BaseEstimator):
 
     def _start(self, n_features: int, hidden: tuple[int, ...], Y: np.ndarray) -> None:
         """Build the network and the random streams; start the records."""
-        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        loss, output = self._loss_and_output()
+        random_state = check_random_state(self.random_state)
         sizes = [n_features, *hidden, self._n_outputs(Y)]
+        initial = self._initial_parameters(sizes, random_state)
+        self._seed = int(random_state.randint(np.iinfo(np.int32).max))
+        loss, output = self._loss_and_output()
         self.net_: Network = mlp(sizes, ACTIVATIONS[self.activation], output, loss, self.dtype, self._seed)
+        for layer, (W, b) in zip(self.net_.dense, initial):
+            layer.W[...], layer.b[...] = W, b
         self._rng = np.random.default_rng(self._seed)
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = None
@@ -270,6 +282,10 @@ class _MLP(BaseEstimator):
             _integer("batch_size", self.batch_size, 1)
         return tuple(int(n) for n in hidden)
 
+    def _initial_parameters(self, sizes: list[int], random_state: np.random.RandomState) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(W, b) per layer to start from; none: keep chainrule.mlp's (He for ReLU, else Glorot; b = 0)."""
+        return []
+
     def _loss_and_output(self) -> tuple[str, str]:
         raise NotImplementedError
 
@@ -372,6 +388,9 @@ class MLPRegressor(RegressorMixin, _MLP):
     output: the output activation, "identity" ("auto"), "sigmoid", "tanh" or "relu".
     dtype: "float64" or "float32" (faster) for the network's parameters and arithmetic.
 
+    It starts from scikit-learn's initial parameters for the same integer random_state (see the module
+    docstring).
+
     Attributes after fit: net_ (the chainrule Network), n_outputs_, loss_curve_, n_iter_,
     validation_scores_ (R^2, with early_stopping), n_features_in_."""
 
@@ -398,6 +417,19 @@ class MLPRegressor(RegressorMixin, _MLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+    def _initial_parameters(self, sizes, random_state) -> list[tuple[np.ndarray, np.ndarray]]:
+        """scikit-learn's initialisation, drawn as its MLPRegressor draws it: layer by layer from
+        ``random_state``, its (n_in, n_out) coefs (our W^T), then its intercepts, all uniform on
+        [-r, r] with r = sqrt(6 / (n_in + n_out)) (sqrt(2 / ...) for the logistic activation). So the
+        same integer random_state starts from scikit-learn's parameters."""
+        factor = 2.0 if ACTIVATIONS[self.activation] == "sigmoid" else 6.0
+        initial = []
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            bound = math.sqrt(factor / (n_in + n_out))
+            coefs = random_state.uniform(-bound, bound, (n_in, n_out))
+            initial.append((coefs.T, random_state.uniform(-bound, bound, n_out)))
+        return initial
 
     def _loss_and_output(self) -> tuple[str, str]:
         loss = "half_squared_error" if self.loss == "auto" else self.loss
