@@ -182,33 +182,10 @@ def test_skeleton_is_thin_inside_the_shape_and_kept_by_the_strokes(rectangles):
 
 # ---- the segment budget: bites on pathological drawings only ---------------------------------------
 @pytest.fixture(scope="module")
-def pen_data() -> list[list[list[list[int]]]]:
+def pen_data(pendigits, ujipen) -> list[list[np.ndarray]]:
     """Every digit of the UCI pendigits training writers and of UJI Pen Characters' first 40
-    writers, as lists of strokes of [x, y] points (CHAINRULE_DATA; MANIFEST.md there)."""
-    import json
-    import os
-    from pathlib import Path
-
-    root = Path(os.environ.get("CHAINRULE_DATA", "data"))
-    uci, uji = root / "pendigits" / "pendigits-orig.tra", root / "ujipen" / "ujipenchars2-digits-w01-w40.json"
-    if not (uci.is_file() and uji.is_file()):
-        if os.environ.get("CHAINRULE_REQUIRE_DATA") == "1":
-            pytest.fail(f"pen data required (CHAINRULE_REQUIRE_DATA=1) but missing under {root}")
-        pytest.skip(f"pen data not found under {root}")
-    digits, stroke = [], None
-    for line in uci.read_text().splitlines():
-        words = line.split()
-        if words[:1] == [".SEGMENT"]:
-            digits.append([])
-        elif words[:1] == [".PEN_DOWN"]:
-            stroke = []
-            digits[-1].append(stroke)
-        elif words[:1] == [".PEN_UP"]:
-            stroke = None
-        elif stroke is not None and len(words) == 2:
-            stroke.append([int(words[0]), -int(words[1])])  # y grows upwards in UNIPEN
-    samples = json.loads(uji.read_text())["rawData"]
-    return digits + [sample for digit in sorted(samples) for sample in samples[digit]]
+    writers, as lists of strokes of (x, y) points."""
+    return pendigits.strokes + ujipen.strokes
 
 
 def test_real_pen_data_renders_exactly_as_without_the_budget(pen_data, monkeypatch):
