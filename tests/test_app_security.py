@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -291,7 +292,6 @@ def test_a_binary_websocket_frame_gets_an_error_and_a_proper_close(client):
 
 def test_the_worker_pool_refuses_with_429_beyond_its_queue():
     import anyio
-    import threading
 
     from chainrule.app.requests import MAX_WAITING, BadRequest, Workers
 
@@ -314,7 +314,9 @@ def test_the_worker_pool_refuses_with_429_beyond_its_queue():
             await anyio.sleep(0.05)
             release.set()
 
-    anyio.run(main)
+    runner = threading.Thread(target=anyio.run, args=(main,))  # its own thread: Playwright may own this one's loop
+    runner.start()
+    runner.join(30)
     assert outcomes.count(429) == 2 and outcomes.count(True) == MAX_WAITING + 1
 
 
