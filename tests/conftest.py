@@ -1,4 +1,4 @@
-"""Shared fixtures: the MNIST and Fashion-MNIST data through the project's loader, the course texts,
+"""Shared fixtures: MNIST, Fashion-MNIST and the pen collections through the project's loaders, the course texts,
 a headless Chromium for browser tests and GNU Octave for the MAT1110 script. Without the data, the
 browser or Octave these tests skip, unless CI asks for them (CHAINRULE_REQUIRE_DATA=1,
 CHAINRULE_REQUIRE_BROWSER=1, CHAINRULE_REQUIRE_OCTAVE=1), where a missing one fails instead."""
@@ -25,11 +25,11 @@ def _missing(what: str, variable: str, reason: str):
     pytest.skip(f"{what} not available: {reason}")
 
 
-def _load(name: str):
+def _load(name: str, **kwargs):
     from chainrule import datasets
 
     try:
-        return getattr(datasets, name)(download=False)
+        return getattr(datasets, name)(**kwargs)
     except FileNotFoundError as err:
         _missing(name, "CHAINRULE_REQUIRE_DATA", str(err))
 
@@ -37,12 +37,24 @@ def _load(name: str):
 @pytest.fixture(scope="session")
 def mnist():
     """MNIST as chainrule.datasets.load_mnist returns it (uint8 images, labels)."""
-    return _load("load_mnist")
+    return _load("load_mnist", download=False)
 
 
 @pytest.fixture(scope="session")
 def fashion_mnist():
-    return _load("load_fashion_mnist")
+    return _load("load_fashion_mnist", download=False)
+
+
+@pytest.fixture(scope="session")
+def pendigits():
+    """UCI pendigits' pen trajectories (30 writers) as chainrule.datasets.load_pendigits returns them."""
+    return _load("load_pendigits")
+
+
+@pytest.fixture(scope="session")
+def ujipen():
+    """The digits of UJI Pen Characters v2 (40 writers) as chainrule.datasets.load_ujipen returns them."""
+    return _load("load_ujipen")
 
 
 @pytest.fixture(scope="session")
