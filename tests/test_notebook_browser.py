@@ -14,16 +14,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("jupyterlab")
-pytest.importorskip("anywidget")
-
-from chainrule.app.replay import draw_with_mouse  # noqa: E402
-from chainrule.digits import load_digit_model  # noqa: E402
-from chainrule.preprocessing import digit_from_strokes  # noqa: E402
+from chainrule.app.replay import draw_with_mouse
+from chainrule.digits import load_digit_model
+from chainrule.preprocessing import digit_from_strokes
 
 pytestmark = pytest.mark.browser
 
