@@ -73,7 +73,7 @@ class BackwardView(widgets.VBox):
         label = self.target()
         self.trace = inspection.trace(self.lab, self.image[None], np.array([label]))
         p = self.trace.output[0]
-        self.report.value = (f"target {label}: loss C = {self.trace.loss:.4f}, answer {int(p.argmax())} "
+        self.report.value = (f"target {label}: loss C = {self.trace.loss:.4g}, answer {int(p.argmax())} "
                              f"({100 * p.max():.1f}%). {inspection.FORMULAS['delta']}; {inspection.FORMULAS['dW']}")
         with self.plots:
             _plot_trace(self.trace)
@@ -87,7 +87,7 @@ class BackwardView(widgets.VBox):
         SGD(self.eta.value).step(self.lab.params(), [g for pair in grads for g in pair])
         after = self.lab.loss_value(self.image[None], label)
         self.redraw()
-        self.report.value += f"<br>gradient step eta = {self.eta.value:.3g}: C {before:.4f} -> {after:.4f}"
+        self.report.value += f"<br>gradient step eta = {self.eta.value:.3g}: C {before:.4g} -> {after:.4g}"
         return float(before), float(after)
 
     def reset(self) -> None:
