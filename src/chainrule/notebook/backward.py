@@ -120,3 +120,4 @@ def _plot_trace(trace: inspection.Trace) -> None:
         ax.imshow(t.dW, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
         ax.set_title(f"dC/dW^({k})", fontsize=9)
     plt.show()
+    plt.close(fig)  # shown once; a view redrawn while drawing must not pile up figures
