@@ -3,101 +3,11 @@
 // answer is shown by every view in VIEWS. To add a view, write {init(), render(result)} and add it.
 "use strict";
 
-const pad = {
-  canvas: document.getElementById("pad"),
-  ctx: null,
-  strokes: [],   // finished and current strokes: arrays of [x, y] in pad units (0..1000 across)
-  drawing: null, // the stroke under the pointer, or null
-  pointerId: null,
-};
-const UNITS = 1000;        // stroke coordinates are stored independent of the canvas's pixel size
-const PEN = 0.028;         // pen width as a share of the pad's width
+let pad = null;          // the drawing pad (static/pad.js), created in start()
+let roundStrokes = null; // from static/pad.js too
 
 const net = { socket: null, socketReady: false, inFlight: false, dirty: false, framePending: false, nextId: 1, sentAt: 0 };
 let lastResult = null;
-
-// ---- the pad: pointer events, high-DPI canvas, smooth strokes ---------------------------------
-function resizePad() {
-  const rect = pad.canvas.getBoundingClientRect();
-  const ratio = window.devicePixelRatio || 1;
-  pad.canvas.width = Math.max(1, Math.round(rect.width * ratio));
-  pad.canvas.height = Math.max(1, Math.round(rect.height * ratio));
-  pad.ctx = pad.canvas.getContext("2d");
-  redrawPad();
-}
-
-function padPoint(event) {
-  const rect = pad.canvas.getBoundingClientRect();
-  return [((event.clientX - rect.left) / rect.width) * UNITS, ((event.clientY - rect.top) / rect.height) * UNITS];
-}
-
-function onPointerDown(event) {
-  if (pad.drawing || (event.pointerType === "mouse" && event.button !== 0)) return;
-  event.preventDefault();
-  pad.canvas.setPointerCapture(event.pointerId);
-  pad.pointerId = event.pointerId;
-  pad.drawing = [padPoint(event)];
-  pad.strokes.push(pad.drawing);
-  strokesChanged();
-}
-
-function onPointerMove(event) {
-  if (!pad.drawing || event.pointerId !== pad.pointerId) return;
-  event.preventDefault();
-  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
-  for (const e of events.length ? events : [event]) pad.drawing.push(padPoint(e));
-  strokesChanged();
-}
-
-function onPointerUp(event) {
-  if (!pad.drawing || event.pointerId !== pad.pointerId) return;
-  pad.drawing = null;
-  pad.pointerId = null;
-  strokesChanged();
-}
-
-function redrawPad() {
-  const { ctx, canvas } = pad;
-  if (!ctx) return;
-  const scale = canvas.width / UNITS;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
-  ctx.strokeStyle = "#1d2230";
-  ctx.fillStyle = "#1d2230";
-  ctx.lineWidth = PEN * canvas.width;
-  for (const stroke of pad.strokes) drawStroke(ctx, stroke, scale);
-}
-
-// Quadratic curves through the midpoints of successive points: smooth, and still through the ink.
-function drawStroke(ctx, stroke, scale) {
-  const p = stroke.map(([x, y]) => [x * scale, y * scale]);
-  if (p.length === 1) {
-    ctx.beginPath();
-    ctx.arc(p[0][0], p[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
-    ctx.fill();
-    return;
-  }
-  ctx.beginPath();
-  ctx.moveTo(p[0][0], p[0][1]);
-  for (let i = 1; i < p.length - 1; i++) {
-    ctx.quadraticCurveTo(p[i][0], p[i][1], (p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2);
-  }
-  ctx.lineTo(p[p.length - 1][0], p[p.length - 1][1]);
-  ctx.stroke();
-}
-
-function undo() {
-  if (pad.drawing) return;
-  pad.strokes.pop();
-  strokesChanged();
-}
-
-function clearPad() {
-  pad.strokes = [];
-  pad.drawing = null;
-  strokesChanged();
-}
 
 function strokesChanged() {
   document.getElementById("hint").classList.toggle("hidden", pad.strokes.length > 0);
@@ -115,7 +25,7 @@ function scheduleFrame() {
 // One animation frame: repaint the pad, and send the strokes if they changed and nothing is in flight.
 function frame() {
   net.framePending = false;
-  redrawPad();
+  pad.redraw();
   if (!net.dirty || net.inFlight) return;
   net.dirty = false;
   if (pad.strokes.length === 0) {
@@ -124,16 +34,12 @@ function frame() {
   }
   net.inFlight = true;
   net.sentAt = performance.now();
-  const message = { id: net.nextId++, strokes: pad.strokes.map(roundStroke) };
+  const message = { id: net.nextId++, strokes: roundStrokes(pad.strokes) };
   if (net.socketReady) {
     net.socket.send(JSON.stringify(message));
   } else {
     postJSON("/api/predict", message).then(received, failed);
   }
-}
-
-function roundStroke(stroke) {
-  return stroke.map(([x, y]) => [Math.round(x * 10) / 10, Math.round(y * 10) / 10]);
 }
 
 function received(result) {
@@ -289,10 +195,10 @@ const VIEWS = [verdictView, padAnswerView, barsView, inputView, teachView];
 // ---- teaching: corrections and adaptation ---------------------------------------------------------
 async function correct(label) {
   if (pad.strokes.length === 0) return;
-  const answer = await postJSON("/api/correct", { strokes: pad.strokes.map(roundStroke), label });
+  const answer = await postJSON("/api/correct", { strokes: roundStrokes(pad.strokes), label });
   if (answer.error) return setStatus(answer.error);
   setStatus(`Saved as a ${label}. ${answer.corrections} correction${answer.corrections === 1 ? "" : "s"} so far.`);
-  clearPad();
+  pad.clear();
 }
 
 async function adapt() {
@@ -348,25 +254,23 @@ function setStatus(text) {
 function onKey(event) {
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
-    undo();
+    pad.undo();
   } else if (["Escape", "Delete", "Backspace"].includes(event.key) && !event.target.closest("input, textarea")) {
     event.preventDefault();
-    clearPad();
+    pad.clear();
   }
 }
 
-function start() {
+// The pad module is loaded before the socket opens, so a page whose socket is ready takes ink.
+async function start() {
   for (const view of VIEWS) view.init();
   showResult(null);
-  pad.canvas.addEventListener("pointerdown", onPointerDown);
-  pad.canvas.addEventListener("pointermove", onPointerMove);
-  pad.canvas.addEventListener("pointerup", onPointerUp);
-  pad.canvas.addEventListener("pointercancel", onPointerUp);
-  document.getElementById("undo").addEventListener("click", undo);
-  document.getElementById("clear").addEventListener("click", clearPad);
+  const shared = await import("/static/pad.js");
+  roundStrokes = shared.roundStrokes;
+  pad = shared.createPad(document.getElementById("pad"), strokesChanged);
+  document.getElementById("undo").addEventListener("click", pad.undo);
+  document.getElementById("clear").addEventListener("click", pad.clear);
   document.addEventListener("keydown", onKey);
-  new ResizeObserver(resizePad).observe(pad.canvas);
-  resizePad();
   connectSocket();
   fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); showShare(info); });
 }
