@@ -4,11 +4,17 @@ A drawn-digit test set is built from MNIST test digits: each digit's Zhang-Suen 
 pen paths, is replayed (1) in Python through digit_from_strokes, (2) as large images drawn with a thin,
 normal or thick pen through digit_from_image, and (3) with the mouse on the real page in headless
 Chromium at several sizes and positions (high-DPI desktop), and with a finger on a phone-sized page.
-Then the server-side latency: the model alone (probabilities + saliency), the whole stroke request
+Then the pen collections' writers kept out of training (datasets.HELD_OUT_WRITERS): every digit's
+recorded trajectory through digit_from_strokes and the model in Python (offline), and the same
+trajectory replayed on the real page in Chromium (live) with the mouse on a high-DPI desktop and with
+a finger on a phone, at several sizes and positions, each digit with each device; per collection,
+per class and per writer, and how often the page shows what Python reads (agreement). Then the
+server-side latency: the model alone (probabilities + saliency), the whole stroke request
 (preprocessing included), and the WebSocket round trip through uvicorn.
 
     python benchmarks/drawn_digits.py                    # bundled model, 200 digits, 60 in the browser
     python benchmarks/drawn_digits.py --model m.npz --digits 1000 --browser-digits 200
+    python benchmarks/drawn_digits.py --parts pen,pen-browser --pen-devices touch   # every held-out digit, by finger
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
 
 import numpy as np
 
 import chainrule
 from chainrule.app import create_app
 from chainrule.app.recognizer import Recognizer
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, place, running_server, settled_prediction
-from chainrule.datasets import load_mnist
+from chainrule.app.replay import (DEVICES, digit_paths, draw_with_mouse, draw_with_touch, open_page, place, replay,
+                                  running_server, settled_prediction)
+from chainrule.datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
 from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,10 +52,22 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=200, help="MNIST test digits for the Python rows (default 200)")
     parser.add_argument("--browser-digits", type=int, default=60, help="digits drawn in the browser per placement (default 60)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per latency row (default 2000)")
-    parser.add_argument("--parts", default="python,browser,latency",
-                        help="comma-separated parts to run: python, browser, latency (default all)")
+    parser.add_argument("--parts", default="python,browser,pen,pen-browser,latency",
+                        help="comma-separated parts to run: python, browser, pen (held-out pen writers offline), "
+                             "pen-browser (the same live on the page), latency (default all)")
+    parser.add_argument("--pen-devices", default="mouse,touch",
+                        help="devices that replay every held-out pen digit on the page: mouse, touch (default both)")
+    parser.add_argument("--pen-digits", type=int, default=None,
+                        help="replay only this many held-out pen digits on the page, drawn at random (default all)")
+    parser.add_argument("--pen-workers", type=int, default=2,
+                        help="pages replaying side by side per device, each in its own process (default 2)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    devices = args.pen_devices.split(",")
+    if not parts <= {"python", "browser", "pen", "pen-browser", "latency"} or not set(devices) <= set(DEVICES) \
+            or args.pen_workers < 1:
+        parser.error(f"unknown part or device in --parts {args.parts} / --pen-devices {args.pen_devices}, "
+                     f"or --pen-workers {args.pen_workers} < 1")
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
@@ -61,6 +83,8 @@ def main() -> None:
         rows += _browser_rows(net, paths[:args.browser_digits], labels[:args.browser_digits])
     print(f"\nDrawn-digit recognition ({'bundled model' if args.model is None else args.model})")
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
+    if parts & {"pen", "pen-browser"}:
+        _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers)
     if "latency" in parts:
         print("\nServer-side latency per prediction (ms)")
         _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
@@ -78,16 +102,22 @@ def _big_image(image: np.ndarray, steps: int) -> np.ndarray:
     return np.rint(250 - 230 * np.pad(ink, 40)).astype(np.uint8)
 
 
-def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
+@contextmanager
+def _chromium():
     from playwright.sync_api import sync_playwright
 
-    rows = []
-    with running_server(create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
-            sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
-        page.goto(url)
-        page.wait_for_function("net.socketReady")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
+    rows = []
+    with running_server(create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")) as url, _chromium() as browser:
+        page = open_page(browser, url, DEVICES["mouse"]["page"])
         for name, (size, centre) in PLACEMENTS.items():
             hits = 0
             for digit_paths_, label in zip(paths, labels):
@@ -95,17 +125,85 @@ def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
                 hits += settled_prediction(page) == str(label)
                 page.keyboard.press("Escape")
             rows.append((f"browser, mouse, {name}", (hits / len(labels), len(labels))))
-        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True)
-        phone.goto(url)
-        phone.wait_for_function("net.socketReady")
+        phone = open_page(browser, url, DEVICES["touch"]["page"])
         hits = 0
         for digit_paths_, label in zip(paths, labels):
             draw_with_touch(phone, place(digit_paths_, phone.get_by_test_id("canvas").bounding_box(), 0.6))
             hits += settled_prediction(phone) == str(label)
             phone.evaluate("clearPad()")
         rows.append(("browser, touch, phone 390x844", (hits / len(labels), len(labels))))
-        browser.close()
     return rows
+
+
+def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, list[str]]:
+    """Replay ``strokes`` (digits' pen trajectories) on a page of its own server: the digits the page
+    shows (-1 for none), how many arrived with every point, and the page's JavaScript errors."""
+    with running_server(create_app(net=chainrule.load(model), data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
+            _chromium() as browser:
+        page = open_page(browser, url, DEVICES[device]["page"])
+        answers = replay(page, strokes, device)
+        return ([int(a["digit"]) if a["digit"] else -1 for a in answers],
+                sum(a["points"] == a["sent"] for a in answers), page.errors)
+
+
+def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int) -> None:
+    """Held-out pen writers: offline (digit_from_strokes + the model) and live on the page with each
+    of ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
+    strokes, names, writers, labels = [], [], [], []
+    for name, loader in (("pendigits", load_pendigits), ("ujipen", load_ujipen)):
+        data = loader()
+        for i in np.flatnonzero(np.isin(data.writers, HELD_OUT_WRITERS[name])):
+            strokes.append(data.strokes[i])
+            names.append(name)
+            writers.append(f"{name} {data.writers[i]}")
+            labels.append(int(data.labels[i]))
+    names, writers, labels = np.array(names), np.array(writers), np.array(labels)
+    offline = net.predict(np.array([digit_from_strokes(s) for s in strokes]))
+    live, faithful = {}, {}
+    chosen = np.arange(len(labels))
+    if live_digits is not None:
+        chosen = np.sort(np.random.default_rng(0).choice(len(labels), min(live_digits, len(labels)), replace=False))
+    if devices:
+        started = time.perf_counter()
+        # each share of the digits in its own process, server and Chromium: a replayed point waits for
+        # the page's next frames, not for a core, so the shares run side by side
+        shares = [(device, chosen[w::workers]) for device in devices for w in range(workers)]
+        with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(_replay_share, [model] * len(shares), *zip(*[(d, [strokes[i] for i in part]) for d, part in shares])))
+        for device in devices:
+            live[device] = np.empty(len(chosen), int)
+            faithful[device] = 0
+        for (device, part), (digits, complete, errors) in zip(shares, done):
+            live[device][np.searchsorted(chosen, part)] = digits
+            faithful[device] += complete
+            if errors:
+                print(f"{device}: the page raised {errors}")
+        print(f"\nreplayed {len(chosen)} held-out pen digits with {', '.join(devices)} in {time.perf_counter() - started:.0f} s; "
+              + "; ".join(f"{device}: every point reached the page for {n} of them" for device, n in faithful.items()))
+    header = ["held-out digits", "digits", "offline"] + (["replayed"] if devices else []) + [f"live, {d}" for d in devices]
+
+    def row(name, mask):
+        cells = [name, int(mask.sum()), _percent(offline[mask] == labels[mask])] + ([int(mask[chosen].sum())] if devices else [])
+        return cells + [_percent(live[d][mask[chosen]] == labels[chosen][mask[chosen]]) for d in devices]
+
+    everything = np.ones(len(labels), bool)
+    print(f"\nHeld-out pen writers ({', '.join(f'{k} {v[0]}-{v[-1]}' for k, v in HELD_OUT_WRITERS.items())}): "
+          f"share recognised, per collection")
+    _table(header, [row(name, names == name) for name in ("pendigits", "ujipen")] + [row("both", everything)])
+    if devices:
+        print("\nThe page against Python (offline) on the same digits: share of digits with the same answer")
+        _table(["collection", "digits"] + [f"{d}" for d in devices],
+               [[name, int((names[chosen] == name).sum() if name != "both" else len(chosen))]
+                + [_percent((live[d] == offline[chosen])[(names[chosen] == name) | (name == "both")]) for d in devices]
+                for name in ("pendigits", "ujipen", "both")])
+    print("\nPer class, both collections")
+    _table(["class"] + header[1:], [row(str(c), labels == c) for c in range(10)])
+    print("\nPer writer")
+    _table(["writer"] + header[1:], [row(w, writers == w) for w in sorted(set(writers), key=lambda w: (w.split()[0], int(w.split()[1])))])
+
+
+def _percent(hits: np.ndarray) -> str:
+    return f"{100 * hits.mean():.1f}%" if len(hits) else "-"
 
 
 def _latency_rows(net, paths, requests: int) -> list[tuple]:
