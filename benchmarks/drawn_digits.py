@@ -59,6 +59,8 @@ def main() -> None:
                         help="devices that replay every held-out pen digit on the page: mouse, touch (default both)")
     parser.add_argument("--pen-digits", type=int, default=None,
                         help="replay only this many held-out pen digits on the page, drawn at random (default all)")
+    parser.add_argument("--pen-alternate", action="store_true",
+                        help="deal the held-out pen digits to the devices in turn instead of drawing each with every device")
     parser.add_argument("--pen-workers", type=int, default=2,
                         help="pages replaying side by side per device, each in its own process (default 2)")
     args = parser.parse_args()
@@ -84,7 +86,8 @@ def main() -> None:
     print(f"\nDrawn-digit recognition ({'bundled model' if args.model is None else args.model})")
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
     if parts & {"pen", "pen-browser"}:
-        _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers)
+        _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers,
+                    args.pen_alternate)
     if "latency" in parts:
         print("\nServer-side latency per prediction (ms)")
         _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
@@ -146,60 +149,68 @@ def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, li
                 sum(a["points"] == a["sent"] for a in answers), page.errors)
 
 
-def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int) -> None:
-    """Held-out pen writers: offline (digit_from_strokes + the model) and live on the page with each
-    of ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
+def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int, alternate: bool) -> None:
+    """Held-out pen writers: offline (digit_from_strokes + the model) and live on the page with
+    ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
     strokes, names, writers, labels = [], [], [], []
     for name, loader in (("pendigits", load_pendigits), ("ujipen", load_ujipen)):
         data = loader()
         for i in np.flatnonzero(np.isin(data.writers, HELD_OUT_WRITERS[name])):
             strokes.append(data.strokes[i])
             names.append(name)
-            writers.append(f"{name} {data.writers[i]}")
+            writers.append(f"{name} {data.writers[i]:02d}")
             labels.append(int(data.labels[i]))
     names, writers, labels = np.array(names), np.array(writers), np.array(labels)
     offline = net.predict(np.array([digit_from_strokes(s) for s in strokes]))
-    live, faithful = {}, {}
     chosen = np.arange(len(labels))
     if live_digits is not None:
         chosen = np.sort(np.random.default_rng(0).choice(len(labels), min(live_digits, len(labels)), replace=False))
+    live = {device: np.full(len(labels), -2) for device in devices}  # -2: not replayed with this device
     if devices:
         started = time.perf_counter()
         # each share of the digits in its own process, server and Chromium: a replayed point waits for
         # the page's next frames, not for a core, so the shares run side by side
-        shares = [(device, chosen[w::workers]) for device in devices for w in range(workers)]
+        dealt = {d: chosen[j::len(devices)] if alternate else chosen for j, d in enumerate(devices)}
+        shares = [(device, dealt[device][w::workers]) for device in devices for w in range(workers)]
         with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
-            done = list(pool.map(_replay_share, [model] * len(shares), *zip(*[(d, [strokes[i] for i in part]) for d, part in shares])))
-        for device in devices:
-            live[device] = np.empty(len(chosen), int)
-            faithful[device] = 0
+            done = list(pool.map(_replay_share, [model] * len(shares), [d for d, _ in shares],
+                                 [[strokes[i] for i in part] for _, part in shares]))
+        faithful = dict.fromkeys(devices, 0)
         for (device, part), (digits, complete, errors) in zip(shares, done):
-            live[device][np.searchsorted(chosen, part)] = digits
+            live[device][part] = digits
             faithful[device] += complete
             if errors:
                 print(f"{device}: the page raised {errors}")
-        print(f"\nreplayed {len(chosen)} held-out pen digits with {', '.join(devices)} in {time.perf_counter() - started:.0f} s; "
-              + "; ".join(f"{device}: every point reached the page for {n} of them" for device, n in faithful.items()))
-    header = ["held-out digits", "digits", "offline"] + (["replayed"] if devices else []) + [f"live, {d}" for d in devices]
+        print(f"\nreplayed {len(chosen)} held-out pen digits ({'dealt in turn to' if alternate else 'each with'} "
+              f"{', '.join(devices)}) in {time.perf_counter() - started:.0f} s; every point reached the page for "
+              + ", ".join(f"{faithful[d]} of {len(dealt[d])} ({d})" for d in devices))
+    pooled = [(live[d], d) for d in devices] + ([(None, "all")] if len(devices) > 1 else [])
+
+    def rates(mask, truth) -> list[str]:
+        cells = []
+        for answers, _ in pooled:
+            if answers is None:
+                hits = np.concatenate([(a == truth)[mask & (a != -2)] for a in live.values()])
+            else:
+                hits = (answers == truth)[mask & (answers != -2)]
+            cells.append(f"{_percent(hits)} of {len(hits)}")
+        return cells
 
     def row(name, mask):
-        cells = [name, int(mask.sum()), _percent(offline[mask] == labels[mask])] + ([int(mask[chosen].sum())] if devices else [])
-        return cells + [_percent(live[d][mask[chosen]] == labels[chosen][mask[chosen]]) for d in devices]
+        return [name, int(mask.sum()), _percent((offline == labels)[mask])] + rates(mask, labels)
 
-    everything = np.ones(len(labels), bool)
+    header = ["digits", "offline"] + [f"live, {d}" for _, d in pooled]
     print(f"\nHeld-out pen writers ({', '.join(f'{k} {v[0]}-{v[-1]}' for k, v in HELD_OUT_WRITERS.items())}): "
-          f"share recognised, per collection")
-    _table(header, [row(name, names == name) for name in ("pendigits", "ujipen")] + [row("both", everything)])
+          f"share recognised")
+    collections = [(name, names == name) for name in ("pendigits", "ujipen")] + [("both", np.ones(len(labels), bool))]
+    _table(["collection"] + header, [row(name, mask) for name, mask in collections])
     if devices:
-        print("\nThe page against Python (offline) on the same digits: share of digits with the same answer")
-        _table(["collection", "digits"] + [f"{d}" for d in devices],
-               [[name, int((names[chosen] == name).sum() if name != "both" else len(chosen))]
-                + [_percent((live[d] == offline[chosen])[(names[chosen] == name) | (name == "both")]) for d in devices]
-                for name in ("pendigits", "ujipen", "both")])
+        print("\nThe page against Python (offline) on the same digits: share with the same answer")
+        _table(["collection"] + [f"{d}" for _, d in pooled], [[name] + rates(mask, offline) for name, mask in collections])
     print("\nPer class, both collections")
-    _table(["class"] + header[1:], [row(str(c), labels == c) for c in range(10)])
+    _table(["class"] + header, [row(str(c), labels == c) for c in range(10)])
     print("\nPer writer")
-    _table(["writer"] + header[1:], [row(w, writers == w) for w in sorted(set(writers), key=lambda w: (w.split()[0], int(w.split()[1])))])
+    _table(["writer"] + header, [row(w, writers == w) for w in sorted(set(writers))])
 
 
 def _percent(hits: np.ndarray) -> str:
