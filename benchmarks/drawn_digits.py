@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -144,7 +145,10 @@ def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, li
     with running_server(create_app(net=chainrule.load(model), data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
             _chromium() as browser:
         page = open_page(browser, url, DEVICES[device]["page"])
-        answers = replay(page, strokes, device)
+        answers = []
+        for start in range(0, len(strokes), 50):
+            answers += replay(page, strokes[start:start + 50], device)
+            print(f"  {device}, process {os.getpid()}: {len(answers)} of {len(strokes)} digits replayed", flush=True)
         return ([int(a["digit"]) if a["digit"] else -1 for a in answers],
                 sum(a["points"] == a["sent"] for a in answers), page.errors)
 
