@@ -74,7 +74,8 @@ def adapt(net: Network, images: np.ndarray, labels: np.ndarray, mnist_images: np
     shown many times, with small random shifts, rotations and zooms), the rest MNIST digits. The
     step ``lr`` decays to zero along a cosine, as in the model's own training, so that the copy comes
     to rest near a minimum instead of wandering at a constant step, which forgets more MNIST
-    (``chainrule experiment adapt``, docs/experiments.md). ``net`` itself is left unchanged."""
+    (+0.16 instead of +0.13 points of test error after 5 corrections per class of a new writer:
+    ``chainrule experiment adapt``, docs/experiments.md). ``net`` itself is left unchanged."""
     from .augment import Augmenter
     from .training import fit
 
