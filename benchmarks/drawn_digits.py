@@ -4,26 +4,37 @@ A drawn-digit test set is built from MNIST test digits: each digit's Zhang-Suen 
 pen paths, is replayed (1) in Python through digit_from_strokes, (2) as large images drawn with a thin,
 normal or thick pen through digit_from_image, and (3) with the mouse on the real page in headless
 Chromium at several sizes and positions (high-DPI desktop), and with a finger on a phone-sized page.
-Then the server-side latency: the model alone (probabilities + saliency), the whole stroke request
+Then the pen collections' writers kept out of training (datasets.HELD_OUT_WRITERS): every digit's
+recorded trajectory through digit_from_strokes and the model in Python (offline), and the same
+trajectory replayed on the real page in Chromium (live) with the mouse on a high-DPI desktop and with
+a finger on a phone, at several sizes and positions, each digit with each device; per collection,
+per class and per writer, and how often the page shows what Python reads (agreement). Then the
+server-side latency: the model alone (probabilities + saliency), the whole stroke request
 (preprocessing included), and the WebSocket round trip through uvicorn.
 
     python benchmarks/drawn_digits.py                    # bundled model, 200 digits, 60 in the browser
     python benchmarks/drawn_digits.py --model m.npz --digits 1000 --browser-digits 200
+    python benchmarks/drawn_digits.py --parts pen,pen-browser --pen-devices touch   # every held-out digit, by finger
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
 
 import numpy as np
 
 import chainrule
 from chainrule.app import create_app
 from chainrule.app.recognizer import Recognizer
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, place, running_server, settled_prediction
-from chainrule.datasets import load_mnist
+from chainrule.app.replay import (DEVICES, digit_paths, draw_with_mouse, draw_with_touch, open_page, place, replay,
+                                  running_server, settled_prediction)
+from chainrule.datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
 from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,10 +53,24 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=200, help="MNIST test digits for the Python rows (default 200)")
     parser.add_argument("--browser-digits", type=int, default=60, help="digits drawn in the browser per placement (default 60)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per latency row (default 2000)")
-    parser.add_argument("--parts", default="python,browser,latency",
-                        help="comma-separated parts to run: python, browser, latency (default all)")
+    parser.add_argument("--parts", default="python,browser,pen,pen-browser,latency",
+                        help="comma-separated parts to run: python, browser, pen (held-out pen writers offline), "
+                             "pen-browser (the same live on the page), latency (default all)")
+    parser.add_argument("--pen-devices", default="mouse,touch",
+                        help="devices that replay every held-out pen digit on the page: mouse, touch (default both)")
+    parser.add_argument("--pen-digits", type=int, default=None,
+                        help="replay only this many held-out pen digits on the page, drawn at random (default all)")
+    parser.add_argument("--pen-alternate", action="store_true",
+                        help="deal the held-out pen digits to the devices in turn instead of drawing each with every device")
+    parser.add_argument("--pen-workers", type=int, default=2,
+                        help="pages replaying side by side per device, each in its own process (default 2)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    devices = args.pen_devices.split(",")
+    if not parts <= {"python", "browser", "pen", "pen-browser", "latency"} or not set(devices) <= set(DEVICES) \
+            or args.pen_workers < 1:
+        parser.error(f"unknown part or device in --parts {args.parts} / --pen-devices {args.pen_devices}, "
+                     f"or --pen-workers {args.pen_workers} < 1")
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
@@ -61,6 +86,9 @@ def main() -> None:
         rows += _browser_rows(net, paths[:args.browser_digits], labels[:args.browser_digits])
     print(f"\nDrawn-digit recognition ({'bundled model' if args.model is None else args.model})")
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
+    if parts & {"pen", "pen-browser"}:
+        _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers,
+                    args.pen_alternate)
     if "latency" in parts:
         print("\nServer-side latency per prediction (ms)")
         _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
@@ -78,16 +106,22 @@ def _big_image(image: np.ndarray, steps: int) -> np.ndarray:
     return np.rint(250 - 230 * np.pad(ink, 40)).astype(np.uint8)
 
 
-def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
+@contextmanager
+def _chromium():
     from playwright.sync_api import sync_playwright
 
-    rows = []
-    with running_server(create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
-            sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
-        page.goto(url)
-        page.wait_for_function("net.socketReady")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
+    rows = []
+    with running_server(create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")) as url, _chromium() as browser:
+        page = open_page(browser, url, DEVICES["mouse"]["page"])
         for name, (size, centre) in PLACEMENTS.items():
             hits = 0
             for digit_paths_, label in zip(paths, labels):
@@ -95,17 +129,96 @@ def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
                 hits += settled_prediction(page) == str(label)
                 page.keyboard.press("Escape")
             rows.append((f"browser, mouse, {name}", (hits / len(labels), len(labels))))
-        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True)
-        phone.goto(url)
-        phone.wait_for_function("net.socketReady")
+        phone = open_page(browser, url, DEVICES["touch"]["page"])
         hits = 0
         for digit_paths_, label in zip(paths, labels):
             draw_with_touch(phone, place(digit_paths_, phone.get_by_test_id("canvas").bounding_box(), 0.6))
             hits += settled_prediction(phone) == str(label)
             phone.evaluate("clearPad()")
         rows.append(("browser, touch, phone 390x844", (hits / len(labels), len(labels))))
-        browser.close()
     return rows
+
+
+def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, list[str]]:
+    """Replay ``strokes`` (digits' pen trajectories) on a page of its own server: the digits the page
+    shows (-1 for none), how many arrived with every point, and the page's JavaScript errors."""
+    with running_server(create_app(net=chainrule.load(model), data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
+            _chromium() as browser:
+        page = open_page(browser, url, DEVICES[device]["page"])
+        answers = []
+        for start in range(0, len(strokes), 50):
+            answers += replay(page, strokes[start:start + 50], device)
+            print(f"  {device}, process {os.getpid()}: {len(answers)} of {len(strokes)} digits replayed", flush=True)
+        return ([int(a["digit"]) if a["digit"] else -1 for a in answers],
+                sum(a["points"] == a["sent"] for a in answers), page.errors)
+
+
+def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int, alternate: bool) -> None:
+    """Held-out pen writers: offline (digit_from_strokes + the model) and live on the page with
+    ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
+    strokes, names, writers, labels = [], [], [], []
+    for name, loader in (("pendigits", load_pendigits), ("ujipen", load_ujipen)):
+        data = loader()
+        for i in np.flatnonzero(np.isin(data.writers, HELD_OUT_WRITERS[name])):
+            strokes.append(data.strokes[i])
+            names.append(name)
+            writers.append(f"{name} {data.writers[i]:02d}")
+            labels.append(int(data.labels[i]))
+    names, writers, labels = np.array(names), np.array(writers), np.array(labels)
+    offline = net.predict(np.array([digit_from_strokes(s) for s in strokes]))
+    chosen = np.arange(len(labels))
+    if live_digits is not None:
+        chosen = np.sort(np.random.default_rng(0).choice(len(labels), min(live_digits, len(labels)), replace=False))
+    live = {device: np.full(len(labels), -2) for device in devices}  # -2: not replayed with this device
+    if devices:
+        started = time.perf_counter()
+        # each share of the digits in its own process, server and Chromium: a replayed point waits for
+        # the page's next frames, not for a core, so the shares run side by side
+        dealt = {d: chosen[j::len(devices)] if alternate else chosen for j, d in enumerate(devices)}
+        shares = [(device, dealt[device][w::workers]) for device in devices for w in range(workers)]
+        with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(_replay_share, [model] * len(shares), [d for d, _ in shares],
+                                 [[strokes[i] for i in part] for _, part in shares]))
+        faithful = dict.fromkeys(devices, 0)
+        for (device, part), (digits, complete, errors) in zip(shares, done):
+            live[device][part] = digits
+            faithful[device] += complete
+            if errors:
+                print(f"{device}: the page raised {errors}")
+        print(f"\nreplayed {len(chosen)} held-out pen digits ({'dealt in turn to' if alternate else 'each with'} "
+              f"{', '.join(devices)}) in {time.perf_counter() - started:.0f} s; every point reached the page for "
+              + ", ".join(f"{faithful[d]} of {len(dealt[d])} ({d})" for d in devices))
+    pooled = [(live[d], d) for d in devices] + ([(None, "all")] if len(devices) > 1 else [])
+
+    def rates(mask, truth) -> list[str]:
+        cells = []
+        for answers, _ in pooled:
+            if answers is None:
+                hits = np.concatenate([(a == truth)[mask & (a != -2)] for a in live.values()])
+            else:
+                hits = (answers == truth)[mask & (answers != -2)]
+            cells.append(f"{_percent(hits)} of {len(hits)}")
+        return cells
+
+    def row(name, mask):
+        return [name, int(mask.sum()), _percent((offline == labels)[mask])] + rates(mask, labels)
+
+    header = ["digits", "offline"] + [f"live, {d}" for _, d in pooled]
+    print(f"\nHeld-out pen writers ({', '.join(f'{k} {v[0]}-{v[-1]}' for k, v in HELD_OUT_WRITERS.items())}): "
+          f"share recognised")
+    collections = [(name, names == name) for name in ("pendigits", "ujipen")] + [("both", np.ones(len(labels), bool))]
+    _table(["collection"] + header, [row(name, mask) for name, mask in collections])
+    if devices:
+        print("\nThe page against Python (offline) on the same digits: share with the same answer")
+        _table(["collection"] + [f"{d}" for _, d in pooled], [[name] + rates(mask, offline) for name, mask in collections])
+    print("\nPer class, both collections")
+    _table(["class"] + header, [row(str(c), labels == c) for c in range(10)])
+    print("\nPer writer")
+    _table(["writer"] + header, [row(w, writers == w) for w in sorted(set(writers))])
+
+
+def _percent(hits: np.ndarray) -> str:
+    return f"{100 * hits.mean():.1f}%" if len(hits) else "-"
 
 
 def _latency_rows(net, paths, requests: int) -> list[tuple]:

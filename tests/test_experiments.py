@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from chainrule import mlp
 from chainrule.cli import main
-from chainrule.experiments import accumulation, hyperparams, noise
+from chainrule.experiments import accumulation, adapt, hyperparams, noise
 from chainrule.jacobians import stage_matrices
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,12 +27,14 @@ COLUMNS = {
     "noise": ["corruption", "level", "unit", "clean_model_error", "augmented_model_error"],
     "hyperparams": ["trial", "lr", "batch_size", "width", "weight_decay", "train_seconds", "val_error", "test_error"],
     "baselines": ["model", "library", "train_images", "test_error", "train_seconds", "predict_us_per_image"],
+    "adapt": ["collection", "writer", "k", "corrections", "seeds", "test_digits", "writer_error", "mnist_test_error",
+              "mnist_change_points", "adapt_seconds"],
 }
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"
 
 
-def run_quick(name: str, out: Path, capsys) -> list[dict]:
-    assert main(["experiment", name, "--quick", "--out", str(out), "--seed", "1"]) == 0
+def run_quick(name: str, out: Path, capsys, *options: str) -> list[dict]:
+    assert main(["experiment", name, "--quick", "--out", str(out), "--seed", "1", *options]) == 0
     printed = capsys.readouterr().out
     assert COLUMNS[name][0] in printed and f"wrote {out / name}.csv" in printed
     assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
@@ -64,6 +66,46 @@ def test_mnist_experiment_quick(name, tmp_path, capsys, mnist):
         assert {row["activation"] for row in rows} == {"sigmoid", "relu"}
     if name == "hyperparams":
         assert sum(row["test_error"] != "" for row in rows) == 1  # only the validation winner is tested
+
+
+def test_adapt_quick(tmp_path, capsys, mnist, pendigits, ujipen, digit_model):
+    """One held-out writer of each collection, k = 0 and 1: k = 0 is the model as given (no change on
+    MNIST), k = 1 adapts a copy to 10 corrections; the mean rows are the means of the writers' rows."""
+    model = tmp_path / "model.npz"
+    digit_model.save(model)
+    rows = run_quick("adapt", tmp_path, capsys, "--model", str(model))
+    assert {(r["collection"], r["writer"]) for r in rows} == {("pendigits", "25"), ("ujipen", "33"),
+                                                               ("pendigits", "all"), ("ujipen", "all")}
+    for row in rows:
+        assert row["k"] in ("0", "1") and int(row["corrections"]) == 10 * int(row["k"])
+        assert 0 <= float(row["writer_error"]) <= 1 and 0 <= float(row["mnist_test_error"]) <= 1
+        assert int(row["test_digits"]) == (200 if row["collection"] == "pendigits" else 10)
+        if row["k"] == "0":
+            assert float(row["mnist_change_points"]) == 0 and float(row["adapt_seconds"]) == 0
+        else:
+            assert float(row["adapt_seconds"]) > 0
+
+
+def test_adapt_model_must_be_a_digit_classifier(tmp_path, capsys):
+    model = tmp_path / "tiny.npz"
+    mlp([3, 2]).save(model)
+    assert main(["experiment", "adapt", "--quick", "--out", str(tmp_path), "--model", str(model)]) == 2
+    assert "must classify (28, 28) images into 10 digits" in capsys.readouterr().err
+    assert main(["experiment", "noise", "--quick", "--out", str(tmp_path), "--model", str(model)]) == 2
+    assert "--model applies to experiments that start from a trained model (adapt), not noise" in capsys.readouterr().err
+
+
+@given(counts=st.lists(st.integers(2, 30), min_size=10, max_size=10), k_max=st.integers(1, 5), seed=st.integers(0, 99))
+def test_split_writer_offers_nested_corrections_apart_from_the_test_digits(counts, k_max, seed):
+    labels = np.repeat(np.arange(10), counts)
+    np.random.default_rng(seed).shuffle(labels)
+    k_max = min(k_max, min(counts) - 1)
+    offered, test = adapt.split_writer(labels, k_max, np.random.default_rng(seed))
+    assert len(offered) == k_max + 1 and len(offered[0]) == 0
+    for k in range(k_max + 1):
+        assert np.array_equal(np.bincount(labels[offered[k]], minlength=10), np.full(10, k))
+        assert set(offered[k]) <= set(offered[min(k + 1, k_max)]) and not set(offered[k]) & set(test)
+    assert np.array_equal(np.bincount(labels[test], minlength=10), np.array(counts) - k_max)
 
 
 @settings(max_examples=25, deadline=None)

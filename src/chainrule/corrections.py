@@ -95,8 +95,11 @@ def adapt(net: Network, images: np.ndarray, labels: np.ndarray, mnist_images: np
           lr: float = 0.01, seed: int = 0) -> Network:
     """A copy of ``net`` fine-tuned for ``steps`` minibatch steps on the corrections mixed with
     MNIST so that it does not forget: a ``share`` of each batch's samples are corrections (each
-    shown many times, with small random shifts, rotations and zooms), the rest MNIST digits.
-    ``net`` itself is left unchanged."""
+    shown many times, with small random shifts, rotations and zooms), the rest MNIST digits. The
+    step ``lr`` decays to zero along a cosine, as in the model's own training, so that the copy comes
+    to rest near a minimum instead of wandering at a constant step, which forgets more MNIST
+    (+0.16 instead of +0.13 points of test error after 5 corrections per class of a new writer:
+    ``chainrule experiment adapt``, docs/experiments.md). ``net`` itself is left unchanged."""
     from .augment import Augmenter
     from .training import fit
 
@@ -112,7 +115,7 @@ def adapt(net: Network, images: np.ndarray, labels: np.ndarray, mnist_images: np
     X = np.concatenate([np.asarray(mnist_images)[base], np.asarray(images)[extra]])
     Y = np.concatenate([np.asarray(mnist_labels)[base], np.asarray(labels)[extra]]).astype(np.intp)
     copy = net.copy()
-    fit(copy, X, Y, epochs=1, batch_size=batch_size, optimizer="momentum", lr=lr, momentum=0.9,
+    fit(copy, X, Y, epochs=1, batch_size=batch_size, optimizer="momentum", lr=lr, momentum=0.9, schedule="cosine",
         augment=Augmenter(rotation=8.0, scale=0.08, shift=1.5), seed=seed, progress=False)
     copy.metadata = {**getattr(net, "metadata", {}), "adapted": {"corrections": int(len(images)), "steps": steps}}
     return copy

@@ -1,6 +1,6 @@
 """Replaying pen paths through the drawing page in a real browser (Playwright), for the browser tests
-and the drawn-digit benchmark: a server in a background thread, digit images turned into pen paths,
-and mouse or touch input along those paths."""
+and the drawn-digit benchmark: a server in a background thread, digit images and recorded pen
+trajectories turned into pen paths, and mouse or touch input along those paths."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from typing import Iterator
 import numpy as np
 
 from ..preprocessing import skeleton_strokes, skeletonize
+
+DEVICES = {  # how each kind of pointer is replayed: Playwright's page options and where digits go
+    "mouse": {"page": dict(viewport={"width": 1280, "height": 800}, device_scale_factor=2),
+              "placements": [(0.55, (0.5, 0.5)), (0.25, (0.25, 0.25)), (0.9, (0.5, 0.5)), (0.3, (0.78, 0.75))]},
+    "touch": {"page": dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True),
+              "placements": [(0.6, (0.5, 0.5)), (0.3, (0.3, 0.7)), (0.85, (0.5, 0.5)), (0.4, (0.7, 0.3))]},
+}
+"""(share of the pad's width the digit's 20-pixel box spans, its centre as shares of the pad) in turn:
+mouse on a high-DPI desktop, a finger on a 390x844 phone."""
 
 
 @contextmanager
@@ -58,6 +67,22 @@ def digit_paths(image: np.ndarray, threshold: int = 100) -> list[np.ndarray]:
     return paths
 
 
+def pen_paths(strokes) -> list[np.ndarray]:
+    """A recorded pen trajectory (strokes of (x, y) points in any units, y downwards) in the frame
+    ``place`` takes: its bounding box's longer side 20 pixels, centred on (14, 14). A point that
+    repeats the one before is left out: a pointer that has not moved sends no touch event, and
+    ``digit_from_strokes`` draws the same ink without it."""
+    points = np.concatenate([np.asarray(s, np.float64) for s in strokes])
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    scale = 20 / max(float((hi - lo).max()), 1e-12)
+    paths = []
+    for stroke in strokes:
+        stroke = np.asarray(stroke, np.float64)
+        moved = np.concatenate([[True], (np.diff(stroke, axis=0) != 0).any(axis=1)])
+        paths.append((stroke[moved] - (lo + hi) / 2) * scale + 14)
+    return paths
+
+
 def place(paths: list[np.ndarray], box: dict, size: float = 0.6, centre: tuple[float, float] = (0.5, 0.5)) -> list[np.ndarray]:
     """Page coordinates for ``paths`` drawn in the canvas ``box`` (Playwright's bounding box): the
     digit's 20-pixel box spans ``size`` of the canvas width, centred at ``centre`` (shares of the box)."""
@@ -94,3 +119,30 @@ def settled_prediction(page, timeout: float = 10_000) -> str:
     """The page's displayed digit once every stroke has been answered ('' when nothing is drawn)."""
     page.wait_for_function("!net.inFlight && !net.dirty && !net.framePending", timeout=timeout)
     return page.get_by_test_id("prediction").text_content()
+
+
+def replay(page, strokes_list, device: str) -> list[dict]:
+    """Draw each digit of ``strokes_list`` (recorded pen trajectories, see ``pen_paths``) on the page
+    with ``device`` ("mouse" or "touch", the page opened with ``DEVICES[device]["page"]``) at the
+    device's placements in turn, each on a cleared pad, and read what the page shows once it has
+    answered the whole drawing. Per digit: ``digit`` (the displayed text), the ``image`` and
+    ``probabilities`` of that answer, and ``points`` (how many points of each stroke the page
+    recorded, against ``sent``, how many were drawn)."""
+    draw = {"mouse": draw_with_mouse, "touch": draw_with_touch}[device]
+    placements = DEVICES[device]["placements"]
+    canvas = page.get_by_test_id("canvas")
+    results = []
+    for k, strokes in enumerate(strokes_list):
+        size, centre = placements[k % len(placements)]
+        page.evaluate("clearPad()")
+        paths = place(pen_paths(strokes), canvas.bounding_box(), size, centre)
+        draw(page, paths)
+        # the last pen-up is handled after every move before it; then the answer to the whole drawing
+        page.wait_for_function(f"pad.strokes.length === {len(paths)} && pad.drawing === null")
+        digit = settled_prediction(page)
+        answer = page.evaluate("({image: lastResult.image, probabilities: lastResult.probabilities, "
+                               "points: pad.strokes.map(s => s.length)})")
+        results.append({"digit": digit, "image": np.array(answer["image"], np.uint8).reshape(28, 28),
+                        "probabilities": np.array(answer["probabilities"]), "points": answer["points"],
+                        "sent": [len(p) for p in paths]})
+    return results

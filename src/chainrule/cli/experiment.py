@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 from pathlib import Path
 
 from ..experiments import EXPERIMENTS
@@ -16,6 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("experiments-out"), help="output folder (default: experiments-out)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="the trained model an experiment starts from (adapt only; default: the bundled model)")
     p.set_defaults(run=run)
 
 
@@ -23,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.common import format_table, save_result
 
     module = importlib.import_module(f"chainrule.experiments.{args.name}")
-    result = module.run(out=args.out, quick=args.quick, seed=args.seed)
+    extra = {}
+    if args.model is not None:
+        if "model" not in inspect.signature(module.run).parameters:
+            raise ValueError(f"--model applies to experiments that start from a trained model (adapt), not {args.name}")
+        extra["model"] = args.model
+    result = module.run(out=args.out, quick=args.quick, seed=args.seed, **extra)
     csv_path, png_path = save_result(result, args.out)
     print(format_table(result.rows))
     for line in result.summary:
