@@ -52,7 +52,7 @@ def add_parser(sub) -> None:
         "measured after it (OUT-heldout.csv); with --val-size 0 every writer trains")
     pen.add_argument("--pen", type=_collections, default=[], metavar="NAME[,NAME]",
                      help="also train on these pen collections: pendigits, ujipen (MNIST only)")
-    pen.add_argument("--pen-copies", type=_sizes, default=None, metavar="N[,N]",
+    pen.add_argument("--pen-copies", type=_copies, default=None, metavar="N[,N]",
                      help="augmented copies of each pen digit, one number or one per --pen collection "
                      f"(default {', '.join(f'{v} for {k}' for k, v in PEN_COPIES.items())})")
     pen.add_argument("--pen-data", type=Path, default=None, metavar="DIR",
@@ -104,6 +104,16 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got {text!r}")
     return sizes
+
+
+def _copies(text: str) -> list[int]:
+    try:
+        copies = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        copies = []
+    if not copies or min(copies) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers of copies like 3 or 3,12, got {text!r}")
+    return copies
 
 
 def _collections(text: str) -> list[str]:
