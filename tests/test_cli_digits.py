@@ -98,6 +98,56 @@ def test_extra_data_mixes_in_corrected_drawings(mnist, tmp_path, capsys):
     assert "no corrections folder" in capsys.readouterr().err
 
 
+def test_train_on_pen_digits_measures_the_held_out_writers(mnist, ujipen, tmp_path, capsys):
+    from chainrule.datasets import HELD_OUT_WRITERS
+    from chainrule.pen import select_writers
+    from chainrule.preprocessing import digit_from_strokes
+
+    out = tmp_path / "pen.npz"
+    assert main(["train", *TINY, "--pen", "ujipen", "--pen-copies", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    net = chainrule.load(out)
+    assert net.metadata["train_size"] == 5000 + 2 * 640  # UJI's 32 training writers, 20 digits each
+    assert net.metadata["pen_held_out_writers"] == {"ujipen": list(HELD_OUT_WRITERS["ujipen"])}
+    held = select_writers(ujipen, HELD_OUT_WRITERS["ujipen"])
+    hits = net.predict(np.stack([digit_from_strokes(s) for s in held.strokes])) == held.labels
+    assert f"ujipen: {100 * hits.mean():.2f}% of 160 digits" in printed
+    lines = (tmp_path / "pen-heldout.csv").read_text().splitlines()
+    assert lines[0] == "collection,by,key,digits,correct,accuracy"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [r[:2] for r in rows].count(["ujipen", "class"]) == 10
+    writers = {int(r[2]): int(r[4]) for r in rows if r[1] == "writer"}
+    assert writers == {w: int(hits[held.writers == w].sum()) for w in HELD_OUT_WRITERS["ujipen"]}
+
+
+def test_train_without_validation_trains_on_every_writer(mnist, tmp_path, capsys):
+    out = tmp_path / "all.npz"
+    assert main(["train", *TINY, "--val-size", "0", "--pen", "ujipen", "--pen-copies", "1", "--out", str(out)]) == 0
+    assert "every writer trains" in capsys.readouterr().out
+    net = chainrule.load(out)
+    assert net.metadata["train_size"] == 5000 + 800 and net.metadata["pen_held_out_writers"] == {}
+    assert not (tmp_path / "all-heldout.csv").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--pen", "mnist"], "expected pen collections among pendigits, ujipen"),
+    (["train", "--pen", "ujipen,ujipen"], "each at most once"),
+    (["train", "--pen", "ujipen", "--pen-copies", "0"], "expected positive numbers of copies"),
+    (["train", "--pen-copies", "3"], "--pen-copies needs --pen"),
+    (["train", "--pen", "ujipen", "--pen-copies", "1,2"], "one number or one per --pen collection (1)"),
+    (["train", "--dataset", "fashion", "--pen", "ujipen"], "use it with --dataset mnist"),
+    (["train", *TINY, "--pen", "ujipen", "--pen-data", "/nonexistent"], "ujipen not found at /nonexistent/ujipen"),
+])
+def test_bad_pen_arguments_give_one_line_errors(argv, words, capsys, mnist):
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse rejects a malformed value before running
+        status = exit_.code
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chainrule train: error:") and words in err and "\n" not in err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--lr", "nan"], "--lr must be a finite number"),
     (["train", "--lr", "0"], "--lr must be positive"),

@@ -1,5 +1,5 @@
-"""The bundled default model: small, float32, takes raw uint8 images, and makes at most 0.8% errors
-on the MNIST test set."""
+"""The bundled default model: small, float32, takes raw uint8 images, and makes at most 0.65% errors
+on the MNIST test set (issue 14's bar for any model that replaces it)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ def test_the_file_ships_small_and_in_float32(default_model):
     assert default_model.input_shape == (28, 28) and default_model.n_outputs == 10
 
 
-def test_test_error_is_at_most_0_8_percent(default_model, mnist):
+def test_test_error_is_at_most_0_65_percent(default_model, mnist):
     predicted = default_model.predict(mnist.test_images)
     assert predicted.shape == (10000,)
     error = np.mean(predicted != mnist.test_labels)
-    assert error <= 0.008, f"test error {100 * error:.2f}%"
+    assert error <= 0.0065, f"test error {100 * error:.2f}%"
 
 
 def test_predict_proba_gives_distributions_that_agree_with_predict(default_model, mnist):

@@ -1,7 +1,11 @@
-"""``chainrule train``: train a digit (or clothing) classifier on MNIST or Fashion-MNIST.
+"""``chainrule train``: train a digit (or clothing) classifier on MNIST or Fashion-MNIST, and on pen
+trajectories (``--pen``) rendered as the drawing page renders them.
 
 The last ``--val-size`` training images are held out for validation; the output file always holds
-the model of the epoch with the lowest validation error so far. The test set is never looked at:
+the model of the epoch with the lowest validation error so far. With ``--pen`` and a validation split,
+the writers of ``datasets.HELD_OUT_WRITERS`` are kept out of training too, and after training the
+model is measured on their digits (per collection, class and writer: printed and written to
+OUT-heldout.csv); with ``--val-size 0`` every writer trains. The test set is never looked at:
 ``chainrule eval`` measures it. After each epoch the latest state is kept in memory; Ctrl-C writes it
 to ``OUT.ckpt.npz`` and ``--resume`` continues from there (the momentum buffers restart at zero)."""
 
@@ -22,6 +26,9 @@ from ..init import INITIALIZERS
 from ..losses import LOSSES
 
 DATASET_NAMES = {"mnist": "mnist", "fashion": "fashion-mnist"}
+PEN_COLLECTIONS = ("pendigits", "ujipen")
+# UJI has a ninth as many digits as pendigits; 2 and 8 were chosen on the held-out writers (README)
+PEN_COPIES = {"pendigits": 2, "ujipen": 8}
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
@@ -39,6 +46,19 @@ def add_parser(sub) -> None:
                       help="train on the first N images only, for quick trials (default: all but the validation split)")
     data.add_argument("--extra-data", type=Path, default=None, metavar="DIR",
                       help="also train on the corrected drawings the drawing program saved in DIR (MNIST only)")
+    pen = p.add_argument_group(
+        "pen trajectories", "digits written with a pen (pendigits: 30 writers, UJI: 40 writers in Spain), augmented "
+        "in trajectory space (rotation, slant, aspect, 60 Hz / 10 Hz resampling, jitter, pen width) and rendered "
+        "once by the drawing page's digit_from_strokes. Held-out writers: with --val-size > 0 the writers of "
+        f"chainrule.datasets.HELD_OUT_WRITERS ({_held_out_text()}) are left out of training and "
+        "measured after it (OUT-heldout.csv); with --val-size 0 every writer trains")
+    pen.add_argument("--pen", type=_collections, default=[], metavar="NAME[,NAME]",
+                     help="also train on these pen collections: pendigits, ujipen (MNIST only)")
+    pen.add_argument("--pen-copies", type=_copies, default=None, metavar="N[,N]",
+                     help="augmented copies of each pen digit, one number or one per --pen collection "
+                     f"(default {', '.join(f'{v} for {k}' for k, v in PEN_COPIES.items())})")
+    pen.add_argument("--pen-data", type=Path, default=None, metavar="DIR",
+                     help="folder holding pendigits/ and ujipen/ (default: $CHAINRULE_DATA, the cache)")
     arch = p.add_argument_group("network")
     arch.add_argument("--hidden", type=_sizes, default=[800], metavar="N[,N...]", help="hidden layer sizes (default 800)")
     arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)")
@@ -88,6 +108,31 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _held_out_text() -> str:
+    from ..datasets import HELD_OUT_WRITERS
+
+    return ", ".join(f"{name} {min(w)}-{max(w)}" for name, w in HELD_OUT_WRITERS.items())
+
+
+def _copies(text: str) -> list[int]:
+    try:
+        copies = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        copies = []
+    if not copies or min(copies) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers of copies like 3 or 3,12, got {text!r}")
+    return copies
+
+
+def _collections(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PEN_COLLECTIONS]
+    if not names or unknown or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"expected pen collections among {', '.join(PEN_COLLECTIONS)}, "
+                                         f"each at most once, got {text!r}")
+    return names
+
+
 def _duration(text: str) -> float:
     match = re.fullmatch(r"\s*([0-9.]+)\s*(s|m|min|h)?\s*", text)
     if not match:
@@ -135,6 +180,10 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset != "mnist":
             raise ValueError("--extra-data holds drawn digits: use it with --dataset mnist")
         Xtrain, Ytrain = _with_extra_data(Xtrain, Ytrain, args.extra_data)
+    held_out = {}
+    if args.pen:
+        Xpen, Ypen, held_out = _pen_digits(args)
+        Xtrain, Ytrain = np.concatenate([Xtrain, Xpen]), np.concatenate([Ytrain, Ypen])
     if args.input_scale == "standard":
         scaling = (float(Xtrain.mean()), 1.0 / float(Xtrain.std()), (28, 28))
     else:
@@ -171,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("run", "verb")},
         "train_size": len(Xtrain),
         "val_size": args.val_size,
+        "pen": args.pen,
+        "pen_held_out_writers": {name: sorted(set(map(int, digits.writers))) for name, digits in held_out.items()},
     }
     tracker = _Tracker(args.out, ckpt, state, metadata, time.perf_counter())
     try:
@@ -193,8 +244,72 @@ def run(args: argparse.Namespace) -> int:
     best = tracker.state["best_val_error"]
     report = f"validation error {100 * best:.2f}% (best epoch {tracker.state['best_epoch']})" if best is not None else "no validation split"
     print(f"trained {tracker.state['epoch']} epochs in {tracker.elapsed():.0f} s; {report}; saved {args.out}")
+    if held_out:
+        _report_held_out(load(args.out), held_out, heldout_path(args.out))
     print(f"measure it on the test set with: chainrule eval {args.out}")
     return 0
+
+
+def heldout_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".npz") + "-heldout.csv")
+
+
+def _pen_digits(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The augmented renders of the training writers' pen digits, and the held-out writers' digits
+    rendered as drawn (none when --val-size is 0: then every writer trains)."""
+    from .. import datasets
+    from ..pen import render_pen_digits, select_writers
+
+    copies = args.pen_copies or [PEN_COPIES[name] for name in args.pen]
+    if len(copies) == 1:
+        copies = copies * len(args.pen)
+    rng = np.random.default_rng(args.seed)
+    images, labels, held_out = [], [], {}
+    started = time.perf_counter()
+    for name, k in zip(args.pen, copies):
+        pen = getattr(datasets, f"load_{name}")(args.pen_data / name if args.pen_data else None)
+        if args.val_size:
+            writers = datasets.HELD_OUT_WRITERS[name]
+            held_out[name] = render_pen_digits(select_writers(pen, writers), workers=2)
+            pen = select_writers(pen, writers, keep=False)
+        rendered = render_pen_digits(pen, k, rng, workers=2)
+        images.append(rendered.images)
+        labels.append(rendered.labels.astype(np.intp))
+    kept = f"; held out for measuring: {', '.join(f'{n} writers {min(h.writers)}-{max(h.writers)} ({len(h.labels)} digits)' for n, h in held_out.items())}" if held_out else "; every writer trains"
+    print(f"rendered {sum(map(len, labels))} augmented pen digits ({', '.join(f'{n} x{k}' for n, k in zip(args.pen, copies))}) "
+          f"in {time.perf_counter() - started:.0f} s{kept}")
+    return np.concatenate(images), np.concatenate(labels), held_out
+
+
+def _report_held_out(net, held_out: dict, path: Path) -> None:
+    """Print the held-out writers' accuracy per collection, per class (also over all collections
+    together) and per writer, and write every row to ``path`` (CSV)."""
+    from ..io import atomic_write
+    from ..pen import accuracy_rows
+
+    rows, predicted = [], {}
+    for name, digits in held_out.items():
+        predicted[name] = net.predict(digits.images)
+        rows += accuracy_rows(name, predicted[name], digits.labels, digits.writers)
+    if len(held_out) > 1:
+        together = [r for r in accuracy_rows("all", np.concatenate(list(predicted.values())),
+                                              np.concatenate([d.labels for d in held_out.values()]),
+                                              np.zeros(sum(len(d.labels) for d in held_out.values()), np.int64))
+                    if r["by"] != "writer"]
+        rows += together
+    print("held-out writers, read by the saved model (digit_from_strokes as drawn):")
+    for collection in [*held_out, *(["all"] if len(held_out) > 1 else [])]:
+        mine = [r for r in rows if r["collection"] == collection]
+        overall = mine[0]
+        print(f"  {collection}: {100 * overall['accuracy']:.2f}% of {overall['digits']} digits")
+        for by in ("class", "writer"):
+            cells = [f"{r['key']}:{100 * r['accuracy']:.1f}" for r in mine if r["by"] == by]
+            if cells:
+                print(f"    per {by}: {' '.join(cells)}")
+    header = "collection,by,key,digits,correct,accuracy\n"
+    body = "".join(f"{r['collection']},{r['by']},{r['key']},{r['digits']},{r['correct']},{r['accuracy']:.6f}\n" for r in rows)
+    atomic_write(path, lambda f: f.write((header + body).encode()))
+    print(f"wrote {path}")
 
 
 class _Tracker:
@@ -239,5 +354,13 @@ def _check_numbers(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if args.lr == 0:
         raise ValueError("--lr must be positive, got 0")
+    if args.pen and args.dataset != "mnist":
+        raise ValueError("--pen adds pen-written digits: use it with --dataset mnist")
+    if args.pen_copies is not None:
+        if not args.pen:
+            raise ValueError("--pen-copies needs --pen (the pen collections to copy)")
+        if len(args.pen_copies) not in (1, len(args.pen)):
+            raise ValueError(f"--pen-copies takes one number or one per --pen collection ({len(args.pen)}), "
+                             f"got {len(args.pen_copies)}")
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError(f"--epochs and --batch-size must be positive, got {args.epochs} and {args.batch_size}")

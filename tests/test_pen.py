@@ -1,0 +1,153 @@
+"""Trajectory-space augmentation and the rendering of pen digits: the properties of each part of
+the augmentation (identity parameters give back the input, resampling keeps the endpoints and passes
+through the source points, the affine map keeps areas), and that rendering is exactly the drawing
+page's digit_from_strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from chainrule.datasets import PenDigits
+from chainrule.pen import (PenAugmenter, accuracy_rows, affine_matrix, render_pen_digits, resample,
+                           select_writers)
+from chainrule.preprocessing import digit_from_strokes
+
+coordinates = st.floats(-500, 500, allow_nan=False, width=64)
+strokes = st.integers(2, 40).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coordinates))
+rates = st.floats(1.0, 240.0)
+phases = st.floats(0.0, 0.999)
+
+
+@settings(max_examples=50, deadline=None)
+@given(strokes)
+def test_resampling_at_the_source_rate_with_phase_zero_gives_back_the_stroke(stroke):
+    np.testing.assert_array_equal(resample(stroke, 10.0, 0.0, source_rate=10.0), stroke)
+
+
+@settings(max_examples=50, deadline=None)
+@given(strokes, rates, phases)
+def test_resampling_keeps_the_endpoints(stroke, rate, phase):
+    out = resample(stroke, rate, phase)
+    np.testing.assert_array_equal(out[[0, -1]], stroke[[0, -1]])
+    assert out.shape[1] == 2 and np.isfinite(out).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(strokes, phases)
+def test_resampling_reads_the_curve_at_the_device_rate(stroke, phase):
+    """60 Hz from 10 Hz: the points lie 1/6 of a source step apart, 6 per source point (plus the
+    endpoints), and with phase 0 every sixth one is a source point."""
+    n = len(stroke)
+    out = resample(stroke, 60.0, phase)
+    inner = phase + np.arange(6 * n) / 6
+    assert len(out) == 2 + np.count_nonzero((inner > 1e-6) & (inner < n - 1 - 1e-6))
+    np.testing.assert_allclose(resample(stroke, 60.0)[::6], stroke, atol=1e-9 * (1 + np.abs(stroke).max()))
+
+
+@settings(max_examples=50, deadline=None)
+@given(rates, phases)
+def test_resampling_a_straight_line_stays_on_it_in_order(rate, phase):
+    line = np.outer(np.linspace(0, 1, 12), [3.0, -4.0]) + [7.0, 2.0]
+    out = resample(line, rate, phase)
+    t = (out[:, 0] - 7.0) / 3.0
+    np.testing.assert_allclose(out, np.outer(t, [3.0, -4.0]) + [7.0, 2.0], atol=1e-12)
+    assert np.all(np.diff(t) > 0)
+
+
+def test_resampling_a_single_point_or_bad_rates():
+    np.testing.assert_array_equal(resample(np.array([[1.0, 2.0]]), 60.0, 0.5), [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="rate > 0"):
+        resample(np.zeros((3, 2)), 0.0)
+    with pytest.raises(ValueError, match="phase in"):
+        resample(np.zeros((3, 2)), 60.0, 1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(-45, 45), st.floats(-1, 1), st.floats(-1, 1))
+def test_the_affine_map_keeps_areas_and_the_identity_is_exact(rotation, shear, stretch):
+    assert np.linalg.det(affine_matrix(rotation, shear, stretch)) == pytest.approx(1.0)
+    np.testing.assert_array_equal(affine_matrix(0.0, 0.0, 0.0), np.eye(2))
+
+
+def test_augmenter_without_changes_gives_the_digit_as_drawn():
+    """Zero geometry, the source rate and a fixed pen: the copy is the input up to the random
+    phase of the resampling, which only moves points along the curve (an O with pendigits' median
+    39 points)."""
+    angle = np.linspace(0, 2 * np.pi, 39)
+    digit = [np.stack([100 + 60 * np.cos(angle), 200 + 90 * np.sin(angle)], axis=1)]
+    still = PenAugmenter(rotation=0, shear=0, stretch=0, rates=(10.0,), jitter=0, pen_width=(2.4, 2.4))
+    paths, width = still(digit, np.random.default_rng(0))
+    assert width == 2.4 and len(paths) == 1
+    np.testing.assert_array_equal(paths[0][[0, -1]], digit[0][[0, -1]])
+    images = [digit_from_strokes(digit), digit_from_strokes(paths, width)]
+    assert np.abs(images[0].astype(int) - images[1]).max() < 40
+
+
+def test_augmenter_rejects_bad_parameters():
+    for bad in ({"rotation": -1.0}, {"jitter": float("nan")}, {"rates": ()}, {"pen_width": (3.0, 2.0)}):
+        with pytest.raises(ValueError, match="pen augmentation"):
+            PenAugmenter(**bad)
+
+
+@pytest.fixture(scope="module")
+def few(ujipen):
+    """The twenty digits of UJI writers 1 and 2 (and the other 780)."""
+    return select_writers(ujipen, [1, 2])
+
+
+def test_select_writers_splits_the_collection(ujipen, few):
+    rest = select_writers(ujipen, [1, 2], keep=False)
+    assert len(few.labels) == 40 and set(few.writers) == {1, 2}
+    assert len(rest.labels) == 760 and not set(rest.writers) & {1, 2}
+    assert len(few.strokes) == 40 and few.strokes[0] is ujipen.strokes[np.flatnonzero(ujipen.writers == 1)[0]]
+
+
+def test_rendering_as_drawn_is_exactly_the_page_function(few):
+    rendered = render_pen_digits(few)
+    assert rendered.images.shape == (40, 28, 28) and rendered.images.dtype == np.uint8
+    for image, digit in zip(rendered.images, few.strokes):
+        np.testing.assert_array_equal(image, digit_from_strokes(digit))
+    np.testing.assert_array_equal(rendered.labels, few.labels)
+    np.testing.assert_array_equal(rendered.writers, few.writers)
+
+
+def test_augmented_copies_keep_labels_and_writers_and_differ(few):
+    copies = render_pen_digits(few, 3, np.random.default_rng(1))
+    assert copies.images.shape == (120, 28, 28)
+    np.testing.assert_array_equal(copies.labels, np.repeat(few.labels, 3))
+    np.testing.assert_array_equal(copies.writers, np.repeat(few.writers, 3))
+    drawn = render_pen_digits(few).images
+    assert not np.array_equal(copies.images[::3], drawn)
+    # each copy is still its digit: the drawn digit its ink overlaps most (cosine) has its label
+    ink = copies.images.reshape(40, 3, -1).astype(float)
+    flat = drawn.reshape(40, -1).astype(float)
+    cosine = np.einsum("dcp,ep->dce", ink, flat) / np.linalg.norm(ink, axis=2)[..., None] / np.linalg.norm(flat, axis=1)
+    assert np.mean(few.labels[cosine.argmax(axis=2)] == few.labels[:, None]) > 0.9
+
+
+def test_copies_depend_on_the_seed_not_on_the_workers(ujipen):
+    pen = select_writers(ujipen, range(1, 31))  # 600 digits x 1: enough to use the processes
+    one = render_pen_digits(pen, 1, np.random.default_rng(5), workers=1)
+    two = render_pen_digits(pen, 1, np.random.default_rng(5), workers=2)
+    np.testing.assert_array_equal(one.images, two.images)
+
+
+def test_rendering_needs_a_generator_for_copies(few):
+    with pytest.raises(ValueError, match="rng"):
+        render_pen_digits(few, 2)
+    with pytest.raises(ValueError, match="copies"):
+        render_pen_digits(few, -1)
+
+
+def test_accuracy_rows_count_per_class_and_writer():
+    labels = np.array([0, 0, 1, 1, 1])
+    writers = np.array([7, 8, 7, 8, 8])
+    predicted = np.array([0, 1, 1, 1, 0])
+    rows = {(r["by"], r["key"]): r for r in accuracy_rows("x", predicted, labels, writers)}
+    assert rows["all", "all"]["correct"] == 3 and rows["all", "all"]["digits"] == 5
+    assert rows["class", "0"]["accuracy"] == 0.5 and rows["class", "1"]["accuracy"] == pytest.approx(2 / 3)
+    assert rows["writer", "7"]["accuracy"] == 1.0 and rows["writer", "8"]["correct"] == 1
