@@ -134,7 +134,7 @@ def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
         for digit_paths_, label in zip(paths, labels):
             draw_with_touch(phone, place(digit_paths_, phone.get_by_test_id("canvas").bounding_box(), 0.6))
             hits += settled_prediction(phone) == str(label)
-            phone.evaluate("clearPad()")
+            phone.evaluate("pad.clear()")
         rows.append(("browser, touch, phone 390x844", (hits / len(labels), len(labels))))
     return rows
 

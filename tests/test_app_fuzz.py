@@ -56,6 +56,9 @@ plausible = st.fixed_dictionaries({"strokes": st.lists(st.lists(pen, min_size=1,
                                   optional={"image": digit_images})
 raw_bodies = st.one_of(
     bodies.map(lambda body: json.dumps(body).encode()),  # NaN, Infinity and 400-digit integers included
+    # well-formed bodies three times over, so that thousands of examples reach the model and the files
+    plausible.map(lambda body: json.dumps(body).encode()),
+    plausible.map(lambda body: json.dumps(body).encode()),
     plausible.map(lambda body: json.dumps(body).encode()),
     st.binary(max_size=300),
     st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n),

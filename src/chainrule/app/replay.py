@@ -134,7 +134,7 @@ def replay(page, strokes_list, device: str) -> list[dict]:
     results = []
     for k, strokes in enumerate(strokes_list):
         size, centre = placements[k % len(placements)]
-        page.evaluate("clearPad()")
+        page.evaluate("pad.clear()")
         paths = place(pen_paths(strokes), canvas.bounding_box(), size, centre)
         draw(page, paths)
         # the last pen-up is handled after every move before it; then the answer to the whole drawing
