@@ -222,6 +222,18 @@ def test_draw_prints_the_link_with_its_token(capsys):
     assert "http://127.0.0.1:8123/" in out and f"http://{LAN}:8123/?token={access.token}" in out
 
 
+def test_draw_stopped_as_it_starts_announces_nothing_and_raises_nothing(capsys):
+    import argparse
+    from types import SimpleNamespace
+
+    from chainrule.cli.draw import _announce
+
+    # a signal right after startup: uvicorn has set started but already closed its listening sockets
+    server = SimpleNamespace(started=True, should_exit=True, servers=[SimpleNamespace(sockets=())])
+    _announce(server, argparse.Namespace(host="127.0.0.1", no_browser=True), Access())
+    assert capsys.readouterr().out == ""
+
+
 # ---- hostile bodies -----------------------------------------------------------------------------------
 def post(client, path, raw: bytes | str):
     return client.post(path, content=raw, headers={"Content-Type": "application/json"})

@@ -101,9 +101,10 @@ def _announce(server, args: argparse.Namespace, access) -> None:
 
     while not server.started and not server.should_exit:
         time.sleep(0.05)
-    if not server.started:
+    listening = [sock for listener in server.servers for sock in listener.sockets] if server.started else []
+    if not listening:  # stopped (Ctrl-C, a signal) before or just as it started
         return
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = listening[0].getsockname()[1]
     shared = access.share_url(port)
     if access.token is not None and args.host not in WILDCARDS:
         url = shared  # listening on that one address only: 127.0.0.1 is not served
