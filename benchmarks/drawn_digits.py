@@ -39,6 +39,7 @@ from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+PEN_LOADERS = {"pendigits": load_pendigits, "ujipen": load_ujipen}
 PLACEMENTS = {  # name: (share of the pad's width the digit's 20-pixel box spans, centre)
     "medium, centre": (0.55, (0.5, 0.5)),
     "small, top-left": (0.25, (0.25, 0.25)),
@@ -62,15 +63,18 @@ def main() -> None:
                         help="replay only this many held-out pen digits on the page, drawn at random (default all)")
     parser.add_argument("--pen-alternate", action="store_true",
                         help="deal the held-out pen digits to the devices in turn instead of drawing each with every device")
+    parser.add_argument("--pen-collections", default="pendigits,ujipen",
+                        help="held-out pen collections to measure: pendigits, ujipen (default both)")
     parser.add_argument("--pen-workers", type=int, default=2,
                         help="pages replaying side by side per device, each in its own process (default 2)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     devices = args.pen_devices.split(",")
+    collections = args.pen_collections.split(",")
     if not parts <= {"python", "browser", "pen", "pen-browser", "latency"} or not set(devices) <= set(DEVICES) \
-            or args.pen_workers < 1:
-        parser.error(f"unknown part or device in --parts {args.parts} / --pen-devices {args.pen_devices}, "
-                     f"or --pen-workers {args.pen_workers} < 1")
+            or not set(collections) <= set(PEN_LOADERS) or args.pen_workers < 1:
+        parser.error(f"unknown part, device or collection in --parts {args.parts} / --pen-devices {args.pen_devices} "
+                     f"/ --pen-collections {args.pen_collections}, or --pen-workers {args.pen_workers} < 1")
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
@@ -88,7 +92,7 @@ def main() -> None:
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
     if parts & {"pen", "pen-browser"}:
         _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers,
-                    args.pen_alternate)
+                    args.pen_alternate, collections)
     if "latency" in parts:
         print("\nServer-side latency per prediction (ms)")
         _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
@@ -153,12 +157,13 @@ def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, li
                 sum(a["points"] == a["sent"] for a in answers), page.errors)
 
 
-def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int, alternate: bool) -> None:
-    """Held-out pen writers: offline (digit_from_strokes + the model) and live on the page with
-    ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
+def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int, alternate: bool,
+               collections: list[str]) -> None:
+    """Held-out pen writers of ``collections``: offline (digit_from_strokes + the model) and live on the
+    page with ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
     strokes, names, writers, labels = [], [], [], []
-    for name, loader in (("pendigits", load_pendigits), ("ujipen", load_ujipen)):
-        data = loader()
+    for name in collections:
+        data = PEN_LOADERS[name]()
         for i in np.flatnonzero(np.isin(data.writers, HELD_OUT_WRITERS[name])):
             strokes.append(data.strokes[i])
             names.append(name)
@@ -206,12 +211,12 @@ def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers
     header = ["digits", "offline"] + [f"live, {d}" for _, d in pooled]
     print(f"\nHeld-out pen writers ({', '.join(f'{k} {v[0]}-{v[-1]}' for k, v in HELD_OUT_WRITERS.items())}): "
           f"share recognised")
-    collections = [(name, names == name) for name in ("pendigits", "ujipen")] + [("both", np.ones(len(labels), bool))]
-    _table(["collection"] + header, [row(name, mask) for name, mask in collections])
+    rows = [(name, names == name) for name in collections] + [("both", np.ones(len(labels), bool))]
+    _table(["collection"] + header, [row(name, mask) for name, mask in rows])
     if devices:
         print("\nThe page against Python (offline) on the same digits: share with the same answer")
-        _table(["collection"] + [f"{d}" for _, d in pooled], [[name] + rates(mask, offline) for name, mask in collections])
-    print("\nPer class, both collections")
+        _table(["collection"] + [f"{d}" for _, d in pooled], [[name] + rates(mask, offline) for name, mask in rows])
+    print("\nPer class, the collections together")
     _table(["class"] + header, [row(str(c), labels == c) for c in range(10)])
     print("\nPer writer")
     _table(["writer"] + header, [row(w, writers == w) for w in sorted(set(writers))])
