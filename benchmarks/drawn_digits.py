@@ -39,6 +39,7 @@ from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+PARTS = ("python", "browser", "pen", "pen-browser", "latency")
 PEN_LOADERS = {"pendigits": load_pendigits, "ujipen": load_ujipen}
 PLACEMENTS = {  # name: (share of the pad's width the digit's 20-pixel box spans, centre)
     "medium, centre": (0.55, (0.5, 0.5)),
@@ -71,10 +72,12 @@ def main() -> None:
     parts = set(args.parts.split(","))
     devices = args.pen_devices.split(",")
     collections = args.pen_collections.split(",")
-    if not parts <= {"python", "browser", "pen", "pen-browser", "latency"} or not set(devices) <= set(DEVICES) \
-            or not set(collections) <= set(PEN_LOADERS) or args.pen_workers < 1:
-        parser.error(f"unknown part, device or collection in --parts {args.parts} / --pen-devices {args.pen_devices} "
-                     f"/ --pen-collections {args.pen_collections}, or --pen-workers {args.pen_workers} < 1")
+    for option, given, known in (("--parts", parts, PARTS), ("--pen-devices", devices, DEVICES),
+                                 ("--pen-collections", collections, PEN_LOADERS)):
+        if unknown := sorted(set(given) - set(known)):
+            parser.error(f"{option}: unknown {', '.join(unknown)} (choose from {', '.join(known)})")
+    if args.pen_workers < 1:
+        parser.error(f"--pen-workers must be at least 1, got {args.pen_workers}")
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
@@ -209,9 +212,9 @@ def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers
         return [name, int(mask.sum()), _percent((offline == labels)[mask])] + rates(mask, labels)
 
     header = ["digits", "offline"] + [f"live, {d}" for _, d in pooled]
-    print(f"\nHeld-out pen writers ({', '.join(f'{k} {v[0]}-{v[-1]}' for k, v in HELD_OUT_WRITERS.items())}): "
-          f"share recognised")
-    rows = [(name, names == name) for name in collections] + [("both", np.ones(len(labels), bool))]
+    kept_out = ", ".join(f"{name} {HELD_OUT_WRITERS[name][0]}-{HELD_OUT_WRITERS[name][-1]}" for name in collections)
+    print(f"\nHeld-out pen writers ({kept_out}): share recognised")
+    rows = [(name, names == name) for name in collections] + [("together", np.ones(len(labels), bool))]
     _table(["collection"] + header, [row(name, mask) for name, mask in rows])
     if devices:
         print("\nThe page against Python (offline) on the same digits: share with the same answer")
