@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         if args.model is not None:
             raise
-        raise FileNotFoundError(f"{err}: the bundled model is missing; train one with "
-                                "`chainrule train --out model.npz` and run `chainrule draw --model model.npz`") from None
+        raise FileNotFoundError(f"{err}: the bundled model is missing; train one with `chainrule train "
+                                "--out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
     # a WebSocket holds at most 4 unread messages of at most 2 MB (uvicorn's defaults: 32 of 16 MB)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000,
@@ -114,6 +114,7 @@ def _announce(server, args: argparse.Namespace, access) -> None:
     print(f"chainrule draw: serving on {url}  (Ctrl-C to stop)", flush=True)
     if shared:
         print(f"  phones and other devices on your network: {shared}\n"
-              "  (the page shows this link as a QR code; anyone with it can draw and save corrections here)", flush=True)
+              "  (the page shows this link as a QR code; anyone with it can draw and save corrections here)",
+              flush=True)
     if not args.no_browser:
         webbrowser.open(url)
