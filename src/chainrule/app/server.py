@@ -31,8 +31,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .. import load
 from ..corrections import default_directory
-from ..io import load
 from .access import Access, Guard
 from .inspect_routes import inspect_routes
 from .recognizer import Recognizer
