@@ -11,7 +11,8 @@ pytest.importorskip("starlette")
 
 from chainrule import corrections  # noqa: E402
 from chainrule.app import create_app  # noqa: E402
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, open_page, place, running_server, settled_prediction  # noqa: E402
+from chainrule.app.replay import (digit_paths, draw_with_mouse, draw_with_touch, open_page, place,  # noqa: E402
+                                  running_server, settled_prediction)
 from chainrule.preprocessing import digit_from_strokes  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -196,7 +197,8 @@ def test_phone_keeps_the_answer_in_sight_while_drawing(browser, url, samples, ar
     desktop.close()
 
 
-def test_lan_mode_in_the_browser_the_qr_link_and_a_phone_with_the_token(browser, digit_model, tmp_path, samples, artifacts):
+def test_lan_mode_in_the_browser_the_qr_link_and_a_phone_with_the_token(browser, digit_model, tmp_path, samples,
+                                                                         artifacts):
     """A LAN server, reached over loopback only: Chromium resolves every *.localhost name to
     127.0.0.1, so phone.localhost plays the machine's LAN name (not a localhost name to the server,
     which therefore asks for the token)."""
@@ -209,7 +211,8 @@ def test_lan_mode_in_the_browser_the_qr_link_and_a_phone_with_the_token(browser,
         desktop.wait_for_function("!document.getElementById('share').hidden")
         link = f"http://phone.localhost:{port}/?token={access.token}"
         assert desktop.get_by_test_id("share-link").get_attribute("href") == link
-        assert desktop.evaluate("document.getElementById('share-qr').complete && document.getElementById('share-qr').naturalWidth") > 0
+        qr = "document.getElementById('share-qr')"
+        assert desktop.evaluate(f"{qr}.complete && {qr}.naturalWidth") > 0
         desktop.screenshot(path=artifacts / "draw-lan-share.png")
         desktop.close()
 

@@ -26,7 +26,8 @@ from chainrule.preprocessing import MAX_POINTS  # noqa: E402
 HTTP_EXAMPLES = 2000
 WS_EXAMPLES = 1000
 FUZZ = settings(deadline=None, database=None, derandomize=True, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.large_base_example])
 JSON_TYPE = {"Content-Type": "application/json"}
 
 # ---- what a hostile client sends ------------------------------------------------------------------------
@@ -40,14 +41,15 @@ strokes = st.one_of(st.lists(st.lists(pen, min_size=1, max_size=40), min_size=1,
 labels = st.one_of(st.integers(0, 9), junk)
 digit_images = st.lists(st.integers(0, 255), min_size=784, max_size=784).map(lambda v: np.reshape(v, (28, 28)).tolist())
 images = st.one_of(digit_images, st.lists(numbers, min_size=784, max_size=784), st.lists(junk, max_size=30), junk)
-trees = st.recursive(junk, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-                     max_leaves=20)
+trees = st.recursive(junk, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
 bodies = st.one_of(
     st.fixed_dictionaries({"strokes": strokes}),
     st.fixed_dictionaries({"strokes": strokes, "label": labels}),
     st.fixed_dictionaries({"image": images}),
     st.fixed_dictionaries({"session": st.text(max_size=5), "image": images},
-                          optional={"label": labels, "eta": numbers, "layer": labels, "unit": numbers, "off": junk, "scale": numbers}),
+                          optional={"label": labels, "eta": numbers, "layer": labels, "unit": numbers, "off": junk,
+                                    "scale": numbers}),
     trees,
 )
 plausible = st.fixed_dictionaries({"strokes": st.lists(st.lists(pen, min_size=1, max_size=40), min_size=1, max_size=3),
@@ -64,13 +66,15 @@ raw_bodies = st.one_of(
     st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n),
     st.integers(1, 200_000).map(lambda n: b'{"strokes": ' + b"[" * n),
 )
-good_headers = st.fixed_dictionaries({"Content-Type": st.sampled_from(["application/json", "application/json; charset=utf-8"])},
-                                     optional={"Origin": st.just("ORIGIN"), "Sec-Fetch-Site": st.just("same-origin")})
+good_headers = st.fixed_dictionaries(
+    {"Content-Type": st.sampled_from(["application/json", "application/json; charset=utf-8"])},
+    optional={"Origin": st.just("ORIGIN"), "Sec-Fetch-Site": st.just("same-origin")})
 bad_headers = st.one_of(
     st.fixed_dictionaries({"Content-Type": st.sampled_from(["text/plain", "application/x-www-form-urlencoded",
                                                             "multipart/form-data; boundary=x", ""])}),
     st.fixed_dictionaries({"Content-Type": st.just("application/json"),
-                           "Origin": st.sampled_from(["http://evil.example", "null", "http://127.0.0.1:1", "file://"])}),
+                           "Origin": st.sampled_from(["http://evil.example", "null", "http://127.0.0.1:1",
+                                                      "file://"])}),
     st.fixed_dictionaries({"Content-Type": st.just("application/json"),
                            "Host": st.sampled_from(["evil.example", "192.0.2.2:8765", "127.0.0.1.nip.io"])}),
     st.fixed_dictionaries({"Content-Type": st.just("application/json"),
@@ -103,7 +107,8 @@ def test_fuzzed_http_requests_get_no_5xx_and_refused_ones_write_nothing(server):
         def one_request(route, raw, data):
             # the stateful routes get hostile headers only: training or adapting for real would only
             # slow the fuzzing down, and what matters there is that nothing starts
-            headers = data.draw(bad_headers if route in STATEFUL_ROUTES else st.one_of(good_headers, good_headers, bad_headers))
+            headers = data.draw(bad_headers if route in STATEFUL_ROUTES
+                                else st.one_of(good_headers, good_headers, bad_headers))
             headers = {k: origin if v == "ORIGIN" else v for k, v in headers.items()}
             before = files(data_dir)
             response = http.post(url + route.lstrip("/"), content=raw, headers=headers)

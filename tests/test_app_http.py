@@ -39,7 +39,8 @@ def test_predict_strokes(client, drawn, digit_model):
         assert r.status_code == 200
         body = r.json()
         assert body["empty"] is False and 0 <= body["digit"] <= 9
-        assert abs(sum(body["probabilities"]) - 1) < 1e-3 and body["confidence"] == pytest.approx(max(body["probabilities"]), abs=1e-4)
+        assert abs(sum(body["probabilities"]) - 1) < 1e-3
+        assert body["confidence"] == pytest.approx(max(body["probabilities"]), abs=1e-4)
         assert len(body["image"]) == 784 and len(body["saliency"]) == 784
         assert max(abs(s) for s in body["saliency"]) == pytest.approx(1.0)
         hits += body["digit"] == label

@@ -59,7 +59,8 @@ def test_backward_equals_loss_and_gradient(client, image, digit_model, label):
             assert min(norms[shown["dW_units"]]) >= np.sort(norms)[-len(shown["dW_units"])]  # the most affected
         else:
             assert np.array_equal(shown["dW"], as_float64(dW))
-    assert np.array_equal(answer["input_gradient"], as_float64(digit_model.input_gradient(image[None], Y=np.array([label]))[0].ravel()))
+    input_gradient = digit_model.input_gradient(image[None], Y=np.array([label]))[0].ravel()
+    assert np.array_equal(answer["input_gradient"], as_float64(input_gradient))
     assert "delta^(k) = sigma_k'(z^(k)) * (W^(k+1))^T delta^(k+1)" == answer["formulas"]["delta"]
 
 
@@ -90,12 +91,14 @@ def test_a_gradient_step_lowers_the_loss_on_the_lab_copy_only(client, image, dig
     original = [p.copy() for p in digit_model.params()]
     body = {"session": "s", "image": image.tolist(), "label": 3}
     answer = client.post("/api/inspect/step", json={**body, "eta": 0.05}).json()
-    assert answer["before"]["loss"] == pytest.approx(float(digit_model.loss_value(image[None], np.array([3]))), rel=1e-6)
+    loss = float(digit_model.loss_value(image[None], np.array([3])))
+    assert answer["before"]["loss"] == pytest.approx(loss, rel=1e-6)
     assert answer["after"]["loss"] < answer["before"]["loss"]
     backward = client.post("/api/inspect/backward", json=body).json()
     assert backward["loss"] == pytest.approx(answer["after"]["loss"], rel=1e-6)
     assert all(np.array_equal(p, q) for p, q in zip(digit_model.params(), original))
-    assert client.post("/api/predict", json={"image": image.tolist()}).json()["digit"] == digit_model.predict(image[None])[0]
+    predicted = client.post("/api/predict", json={"image": image.tolist()}).json()["digit"]
+    assert predicted == digit_model.predict(image[None])[0]
     client.post("/api/inspect/reset", json={"session": "s"})
     assert client.post("/api/inspect/backward", json=body).json()["loss"] == answer["before"]["loss"]
 

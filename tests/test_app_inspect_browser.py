@@ -12,7 +12,8 @@ import pytest
 pytest.importorskip("starlette")
 
 from chainrule.app import create_app  # noqa: E402
-from chainrule.app.replay import digit_paths, draw_with_mouse, draw_with_touch, open_page, place, running_server, settled_prediction  # noqa: E402
+from chainrule.app.replay import (digit_paths, draw_with_mouse, draw_with_touch, open_page, place,  # noqa: E402
+                                  running_server, settled_prediction)
 from chainrule.inspection import coverage, trace  # noqa: E402
 from chainrule.preprocessing import digit_from_strokes  # noqa: E402
 
@@ -46,7 +47,8 @@ def drawn_image(page) -> np.ndarray:
     return np.array(page.evaluate("inside.image"), dtype=np.uint8).reshape(28, 28)
 
 
-def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(browser, url, sample, digit_model, artifacts):
+def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(browser, url, sample, digit_model,
+                                                                                artifacts):
     page = open_page(browser, url, DESKTOP)
     paths, label = sample
     points = np.concatenate(place(paths, page.get_by_test_id("canvas").bounding_box()))
@@ -69,7 +71,8 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     assert cells.count() == digit_model.dense[0].n_out
     unit = int(np.argmax(expected.layers[0].a[0]))  # the most active first-layer unit
     cells.nth(unit).click()
-    assert float(page.get_by_test_id("fw-z").text_content()) == pytest.approx(float(expected.layers[0].z[0, unit]), abs=1e-4)
+    shown_z = float(page.get_by_test_id("fw-z").text_content())
+    assert shown_z == pytest.approx(float(expected.layers[0].z[0, unit]), abs=1e-4)
     page.wait_for_function("document.querySelector('[data-testid=fw-weights]') && inside.weights.size > 0")
     before = forward["probabilities"]
     page.get_by_test_id("fw-scale").evaluate("(s) => { s.value = '0.5'; s.dispatchEvent(new Event('change')); }")
@@ -84,7 +87,8 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     page.close()
 
 
-def test_backward_view_shows_the_library_numbers_and_a_step_lowers_the_loss(browser, url, sample, digit_model, artifacts):
+def test_backward_view_shows_the_library_numbers_and_a_step_lowers_the_loss(browser, url, sample, digit_model,
+                                                                            artifacts):
     page = open_page(browser, url, DESKTOP)
     paths, label = sample
     draw_with_mouse(page, place(paths, page.get_by_test_id("canvas").bounding_box()))

@@ -143,7 +143,8 @@ def test_lan_mode_needs_the_token_except_from_this_machine_by_its_local_name(lan
     json_type = {**host, "Content-Type": "application/json"}
     one_line_error(client.post("/api/correct", content=body, headers=json_type), 403)
     assert saved(data_dir) == []
-    authorised = client.post("/api/correct", content=body, headers={**json_type, "Authorization": f"token {access.token}"})
+    authorised = client.post("/api/correct", content=body,
+                             headers={**json_type, "Authorization": f"token {access.token}"})
     assert authorised.status_code == 200 and len(saved(data_dir)) == 1
     with pytest.raises(WebSocketDenialResponse):
         with client.websocket_connect(f"ws://{LAN}:8765/ws", headers=host):

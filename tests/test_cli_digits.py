@@ -181,7 +181,8 @@ def test_unreadable_images_are_named(tiny_model, tmp_path, capsys):
 def test_train_checks_out_before_loading_data_and_names_the_users_path(where, tmp_path, monkeypatch, capsys):
     (tmp_path / "notes.txt").write_text("a file, not a folder")
     out = tmp_path / "notes.txt" / "model.npz" if where == "under_a_file" else tmp_path
-    monkeypatch.setattr("chainrule.datasets.load_dataset", lambda *a, **k: pytest.fail("loaded data before checking --out"))
+    monkeypatch.setattr("chainrule.datasets.load_dataset",
+                        lambda *a, **k: pytest.fail("loaded data before checking --out"))
     assert main(["train", *TINY, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("chainrule train: error:") and f"--out {out}" in err and "\n" not in err and ".tmp" not in err

@@ -89,7 +89,8 @@ def test_adapt_learns_the_corrections_without_forgetting_mnist(mnist, digit_mode
     user_labels = mnist.test_labels[100:130].astype(np.int64)
     check_images, check_labels = mnist.test_images[1000:1500], mnist.test_labels[1000:1500]
     before = [p.copy() for p in digit_model.params()]
-    adapted = corrections.adapt(digit_model, user_images, user_labels, mnist.train_images, mnist.train_labels, steps=150)
+    adapted = corrections.adapt(digit_model, user_images, user_labels, mnist.train_images, mnist.train_labels,
+                                steps=150)
     assert all(np.array_equal(a, b) for a, b in zip(before, digit_model.params()))
     old_user = (digit_model.predict(user_images) == user_labels).mean()
     new_user = (adapted.predict(user_images) == user_labels).mean()

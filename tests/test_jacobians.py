@@ -144,3 +144,12 @@ def test_explicit_jacobians_reject_softmax_and_dropout():
         jacobians.parameter_jacobian(chainrule.mlp([2, 3], output="softmax", loss="cross_entropy"), np.zeros(2))
     with pytest.raises(ValueError, match="Dense and activation layers only"):
         jacobians.parameter_jacobian(chainrule.mlp([2, 3, 2], dropout=0.5), np.zeros(2))
+
+
+def test_dense_activations_name_what_follows_each_dense_layer():
+    assert jacobians.dense_activations(chainrule.mlp([2, 3, 4, 1], hidden="tanh", output="identity")) == [
+        "tanh", "tanh", "identity"]
+    assert jacobians.dense_activations(chainrule.mlp([2, 3, 2], hidden="relu", output="softmax", dropout=0.5,
+                                                     loss="cross_entropy")) == ["relu", "softmax"]
+    net = chainrule.Network([chainrule.Dense(np.ones((1, 2)), np.zeros(1))], "half_squared_error")
+    assert jacobians.dense_activations(net) == ["identity"]

@@ -164,7 +164,8 @@ def test_a_two_by_two_blob_keeps_one_skeleton_pixel(y, x):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 8), st.integers(1, 8)), min_size=1, max_size=4))
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(1, 8), st.integers(1, 8)),
+                min_size=1, max_size=4))
 def test_skeleton_is_thin_inside_the_shape_and_kept_by_the_strokes(rectangles):
     shape = np.zeros((30, 30), bool)
     for y, x, h, w in rectangles:
@@ -225,7 +226,8 @@ def test_pathological_drawings_are_rendered_within_the_budget(drawing, monkeypat
         strokes = list(rng.uniform(0, 1000, (200, 100, 2)))
     rendered = []
     render = P._render
-    monkeypatch.setattr(P, "_render", lambda paths, radius: rendered.append(P._segments(paths)) or render(paths, radius))
+    monkeypatch.setattr(P, "_render",
+                        lambda paths, radius: rendered.append(P._segments(paths)) or render(paths, radius))
     image = P.digit_from_strokes(strokes)
     assert rendered and max(rendered) <= P.MAX_SEGMENTS
     assert (image > 128).mean() > 0.3  # a dense scribble inks most of its box

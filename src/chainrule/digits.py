@@ -1,5 +1,6 @@
-"""Digit models: loading one and checking it takes 28 x 28 images, and the counts ``chainrule eval``
-reports (the confusion matrix and the most confident mistakes)."""
+"""Digit models: loading one and checking it takes 28 x 28 images, the saliency map the drawing page
+shows, and the counts ``chainrule eval`` reports (the confusion matrix, per-class accuracy and the
+most confident mistakes)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,22 @@ def load_digit_model(path: str | os.PathLike | None = None) -> Network:
     return net
 
 
+def check_digit_model(net: Network) -> Network:
+    """``net`` itself if it classifies (28, 28) images into the 10 digits 0..9, else a ValueError."""
+    if net.input_shape != IMAGE_SHAPE or net.n_outputs != 10 or not net.is_classifier:
+        raise ValueError(f"the model must classify (28, 28) images into 10 digits; got input {net.input_shape} "
+                         f"and {net.n_outputs} outputs")
+    return net
+
+
+def saliency(net: Network, images: np.ndarray) -> np.ndarray:
+    """d a_k / dx for each image's top class k, divided by its largest magnitude so that it lies in
+    [-1, 1] (the sign says which way a pixel pushes the score; an all-zero gradient stays zero)."""
+    gradient = net.input_gradient(images, output=None)
+    peak = np.abs(gradient).max(axis=tuple(range(1, gradient.ndim)), keepdims=True)
+    return gradient / np.maximum(peak, 1e-30)
+
+
 def class_names(net: Network) -> list[str]:
     """The names of the outputs saved with the model, or "0", "1", ..."""
     names = net.metadata.get("classes") if isinstance(net.metadata, dict) else None
@@ -39,6 +56,12 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     matrix = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(matrix, (np.asarray(labels, np.intp), np.asarray(predicted, np.intp)), 1)
     return matrix
+
+
+def class_accuracies(matrix: np.ndarray) -> np.ndarray:
+    """The share of each class predicted right: C[k, k] / sum_j C[k, j] from the confusion matrix C
+    (0 for a class without samples)."""
+    return np.diagonal(matrix) / np.maximum(1, matrix.sum(axis=1))
 
 
 def confident_mistakes(probabilities: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:

@@ -41,7 +41,8 @@ def affine_jacobian(x: np.ndarray, n_out: int) -> np.ndarray:
     return np.hstack([np.kron(np.eye(n_out), x[None, :]), np.eye(n_out)])
 
 
-def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray, activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray,
+                    activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(U, V, F(x)) of the layer F(x) = sigma(W x + b): U = dF/dx = diag(sigma'(z)) W and
     V = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I]."""
     z = W @ x + b
@@ -61,19 +62,25 @@ def stage_matrix(U: np.ndarray, V: np.ndarray, n_later: int) -> np.ndarray:
     return B
 
 
-def network_layers(net: Network) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """(W, b, activation name) for each Dense layer of a network built of Dense and activation layers."""
-    out = []
+def dense_activations(net: Network) -> list[str]:
+    """The name of the activation after each Dense layer of ``net`` ("identity" when none follows)."""
+    names = []
     for i, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
-            nxt = net.layers[i + 1] if i + 1 < len(net.layers) else None
-            name = nxt.name if isinstance(nxt, ActivationLayer) else "identity"
-            if name == "softmax":
-                raise ValueError("the explicit block matrices take componentwise activations, not softmax")
-            out.append((layer.W.astype(np.float64), layer.b.astype(np.float64), name))
-        elif not isinstance(layer, ActivationLayer):
+            following = net.layers[i + 1] if i + 1 < len(net.layers) else None
+            names.append(following.name if isinstance(following, ActivationLayer) else "identity")
+    return names
+
+
+def network_layers(net: Network) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(W, b, activation name) for each Dense layer of a network built of Dense and activation layers."""
+    for layer in net.layers:
+        if not isinstance(layer, (Dense, ActivationLayer)):
             raise ValueError(f"the explicit Jacobians take Dense and activation layers only, got {layer!r}")
-    return out
+    names = dense_activations(net)
+    if "softmax" in names:
+        raise ValueError("the explicit block matrices take componentwise activations, not softmax")
+    return [(dense.W.astype(np.float64), dense.b.astype(np.float64), name) for dense, name in zip(net.dense, names)]
 
 
 def stage_matrices(net: Network, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:

@@ -43,7 +43,8 @@ def resample(stroke: np.ndarray, rate: float, phase: float = 0.0, source_rate: f
     stroke = np.asarray(stroke, np.float64)
     n = len(stroke)
     if not (rate > 0 and source_rate > 0 and 0 <= phase < 1):
-        raise ValueError(f"resample needs rate > 0, source_rate > 0 and phase in [0, 1), got {rate}, {source_rate}, {phase}")
+        raise ValueError(f"resample needs rate > 0, source_rate > 0 and phase in [0, 1), "
+                         f"got {rate}, {source_rate}, {phase}")
     if n < 2:
         return stroke.copy()
     step = source_rate / rate
@@ -64,7 +65,8 @@ def affine_matrix(rotation: float, shear: float, stretch: float) -> np.ndarray:
     """A = R(rotation) [[1, shear], [0, 1]] diag(e^stretch, e^-stretch), rotation in degrees."""
     theta = np.deg2rad(rotation)
     c, s = np.cos(theta), np.sin(theta)
-    return np.array([[c, -s], [s, c]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([np.exp(stretch), np.exp(-stretch)])
+    R, shearing = np.array([[c, -s], [s, c]]), np.array([[1.0, shear], [0.0, 1.0]])
+    return R @ shearing @ np.diag([np.exp(stretch), np.exp(-stretch)])
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class PenAugmenter:
             raise ValueError(f"pen augmentation rates must be positive sampling rates in Hz, got {self.rates!r}")
         lo, hi = self.pen_width
         if not 0 < lo <= hi < 20:
-            raise ValueError(f"pen augmentation pen_width must be (lo, hi) with 0 < lo <= hi < 20, got {self.pen_width!r}")
+            raise ValueError(f"pen augmentation pen_width must be (lo, hi) with 0 < lo <= hi < 20, "
+                             f"got {self.pen_width!r}")
 
     def __call__(self, strokes: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[list[np.ndarray], float]:
         """An augmented copy of the digit ``strokes`` and the pen width to render it with."""
@@ -127,7 +130,7 @@ def render_pen_digits(pen: PenDigits, copies: int = 0, rng: np.random.Generator 
     each digit once, as drawn, with the page's pen; with copies = k >= 1, k augmented copies of each
     (``augmenter``, default PenAugmenter(), drawing on ``rng``), in the order digit 0's copies, digit 1's,
     ... The random draws happen here, so the result depends on ``rng`` only, not on ``workers``
-    (processes that share the rendering, about 2 ms a digit)."""
+    (processes that share the rendering, worth it for the tens of thousands of copies of a full recipe)."""
     if not (isinstance(copies, (int, np.integer)) and copies >= 0):
         raise ValueError(f"copies must be an integer >= 0, got {copies!r}")
     if copies == 0:

@@ -272,7 +272,8 @@ def digit_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], pen_width: 
 
 def parse_strokes(strokes) -> list[np.ndarray]:
     """Validate pen paths: a list of strokes, each a list of at least one point of >= 2 finite
-    numbers within +-MAX_COORDINATE; at most MAX_POINTS points in all. Returns (n, 2) float arrays, empty strokes dropped."""
+    numbers within +-MAX_COORDINATE; at most MAX_POINTS points in all. Returns (n, 2) float arrays, empty
+    strokes dropped."""
     if not isinstance(strokes, (list, tuple)):
         raise ValueError(f"strokes must be a list of strokes (lists of [x, y] points), got {type(strokes).__name__}")
     paths, total = [], 0

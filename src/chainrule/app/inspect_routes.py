@@ -17,25 +17,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import inspect
+from . import look_inside
 from .recognizer import Recognizer
 from .requests import BadRequest, Workers, field, guarded, image, in_worker, json_body, label
 from .training_session import TrainingSession
 
 
 def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
-    labs = inspect.Labs(lambda: recognizer.net)
-    coverage = inspect.Coverage()
+    labs = look_inside.Labs(lambda: recognizer.net)
+    coverage = look_inside.Coverage()
     training = TrainingSession()
 
     def lab_and_image(body: dict):
         return labs.get(field(body, "session")), image(field(body, "image"))
 
     def forward(body: dict) -> dict:
-        return inspect.forward(*lab_and_image(body))
+        return look_inside.forward(*lab_and_image(body))
 
     def backward(body: dict) -> dict:
-        return inspect.backward(*lab_and_image(body), label(body))
+        return look_inside.backward(*lab_and_image(body), label(body))
 
     def unit(body: dict) -> dict:
         lab = labs.get(field(body, "session"))
@@ -45,10 +45,10 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
             if off is not None and not isinstance(off, bool):
                 raise BadRequest(f"off must be true or false, got {off!r}")
             lab.edit(layer, index, off=off, scale=body.get("scale"))
-        return {**inspect.unit(lab, layer, index), "edits": lab.edits()}
+        return {**look_inside.unit(lab, layer, index), "edits": lab.edits()}
 
     def step(body: dict) -> dict:
-        return inspect.step(*lab_and_image(body), label(body), field(body, "eta"))
+        return look_inside.step(*lab_and_image(body), label(body), field(body, "eta"))
 
     def reset(body: dict) -> dict:
         return {"edits": labs.reset(field(body, "session")).edits()}

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import corrections
+from ..datasets import load_mnist
+from ..digits import check_digit_model, saliency
 from ..network import Network
 from ..preprocessing import digit_from_strokes, parse_strokes
 
@@ -19,8 +21,8 @@ _BLAS = None
 
 
 def _one_blas_thread():
-    """One BLAS thread for the products of a single image: extra threads only wait for each other
-    (and, on a busy machine, for a free core), which multiplies the latency by 3 to 5."""
+    """One BLAS thread for the products of a single image: a product of one row is too small to
+    share out, so extra threads only wait for each other (and, on a busy machine, for a free core)."""
     global _BLAS
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController
@@ -33,10 +35,7 @@ class Recognizer:
     """Holds the current network (the loaded one, or an adapted copy after ``start_adapt``)."""
 
     def __init__(self, net: Network, data_dir: Path, adapt_steps: int = 300) -> None:
-        if net.input_shape != (28, 28) or net.n_outputs != 10 or not net.is_classifier:
-            raise ValueError(f"the model must take (28, 28) images and classify into 10 digits; "
-                             f"got input {net.input_shape} and {net.n_outputs} outputs")
-        self.original = net
+        self.original = check_digit_model(net)
         self.net = net
         self.data_dir = Path(data_dir)
         corrections.tidy(self.data_dir)
@@ -66,8 +65,7 @@ class Recognizer:
         batch = image[None]
         with _one_blas_thread():
             probabilities = net.predict_proba(batch)[0]
-            saliency = net.input_gradient(batch, output=None)[0]
-        saliency = saliency / max(float(np.abs(saliency).max()), 1e-30)
+            scaled = saliency(net, batch)[0]
         digit = int(probabilities.argmax())
         return {
             "empty": False,
@@ -75,7 +73,7 @@ class Recognizer:
             "confidence": float(probabilities[digit]),
             "probabilities": [round(float(p), 5) for p in probabilities],
             "image": image.ravel().tolist(),
-            "saliency": np.round(saliency.ravel(), 3).tolist(),
+            "saliency": np.round(scaled.ravel(), 3).tolist(),
             "ms": round(1000 * (time.perf_counter() - started), 3),
         }
 
@@ -102,16 +100,15 @@ class Recognizer:
         return self.adapt_status
 
     def _adapt(self) -> None:
-        from ..datasets import load_mnist
-
         try:
             images, labels = corrections.load_samples(self.data_dir)
             mnist = load_mnist(download=False)
             started = time.perf_counter()
             self.net = corrections.adapt(self.original, images, labels, mnist.train_images, mnist.train_labels,
                                          steps=self.adapt_steps)
+            seconds = time.perf_counter() - started
             self.adapt_status = {"state": "done", "adapted": True,
-                                 "message": f"adapted to {len(images)} corrections in {time.perf_counter() - started:.0f} s"}
+                                 "message": f"adapted to {len(images)} corrections in {seconds:.0f} s"}
         except (ValueError, FileNotFoundError, OSError, FloatingPointError) as err:
             self.adapt_status = {**self.adapt_status, "state": "error", "message": str(err)}
         finally:

@@ -16,7 +16,8 @@ from ..preprocessing import skeleton_strokes, skeletonize
 DEVICES = {  # how each kind of pointer is replayed: Playwright's page options and where digits go
     "mouse": {"page": dict(viewport={"width": 1280, "height": 800}, device_scale_factor=2),
               "placements": [(0.55, (0.5, 0.5)), (0.25, (0.25, 0.25)), (0.9, (0.5, 0.5)), (0.3, (0.78, 0.75))]},
-    "touch": {"page": dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True),
+    "touch": {"page": dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True,
+                           is_mobile=True),
               "placements": [(0.6, (0.5, 0.5)), (0.3, (0.3, 0.7)), (0.85, (0.5, 0.5)), (0.4, (0.7, 0.3))]},
 }
 """(share of the pad's width the digit's 20-pixel box spans, its centre as shares of the pad) in turn:
@@ -83,7 +84,8 @@ def pen_paths(strokes) -> list[np.ndarray]:
     return paths
 
 
-def place(paths: list[np.ndarray], box: dict, size: float = 0.6, centre: tuple[float, float] = (0.5, 0.5)) -> list[np.ndarray]:
+def place(paths: list[np.ndarray], box: dict, size: float = 0.6,
+          centre: tuple[float, float] = (0.5, 0.5)) -> list[np.ndarray]:
     """Page coordinates for ``paths`` drawn in the canvas ``box`` (Playwright's bounding box): the
     digit's 20-pixel box spans ``size`` of the canvas width, centred at ``centre`` (shares of the box)."""
     scale = size * box["width"] / 20

@@ -158,7 +158,8 @@ class Workers:
 
 
 def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Turn a handler's dict into JSON (a Response passes as it is) and its bad-input errors into a 4xx {"error": ...}."""
+    """Turn a handler's dict into JSON (a Response passes as it is) and its bad-input errors into a
+    4xx {"error": ...}."""
     async def endpoint(request: Request) -> JSONResponse:
         try:
             result = await handler(request)

@@ -10,7 +10,7 @@ new view adds its endpoints there and its drawing code to static/app.js.
     POST /api/reset        back to the model as loaded
     WS   /ws               send {"id": n, "strokes": ...}, receive {"id": n, ...prediction}
     /api/inspect/..., /api/confidence, /api/train/...   the "look inside" and "train live" views
-                           (see inspect_routes.py)
+                           (see inspect_routes.py, over look_inside.py and training_session.py)
 
 Who may call them is ``access.Guard``'s to decide; how a body is read, ``requests``'. Bad input gets
 a 4xx answer with {"error": "..."} (on the WebSocket, an {"error": ...} message; a binary message
@@ -31,10 +31,13 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .. import load
+from ..corrections import default_directory
 from .access import Access, Guard
-from .recognizer import Recognizer
 from .inspect_routes import inspect_routes
-from .requests import HEAVY, BadRequest, Workers, error_response, field, guarded, image, in_worker, label, parse_json, strokes
+from .recognizer import Recognizer
+from .requests import (HEAVY, BadRequest, Workers, error_response, field, guarded, image, in_worker, label,
+                       parse_json, strokes)
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -44,9 +47,6 @@ def create_app(model_path: str | Path | None = None, data_dir: str | Path | None
     """The Starlette app over ``net`` (or the model at ``model_path``; by default the bundled one),
     saving corrections to ``data_dir`` (by default ``corrections.default_directory()``), serving
     whom ``access`` allows (by default this machine only)."""
-    from .. import load
-    from ..corrections import default_directory
-
     recognizer = Recognizer(net if net is not None else load(model_path),
                             Path(data_dir) if data_dir is not None else default_directory(), adapt_steps)
     access = access or Access()
@@ -130,7 +130,8 @@ def _qr_svg(url: str) -> bytes:
     import segno
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=6, border=2, xmldecl=False, title="link for other devices")
+    segno.make(url, error="m").save(buffer, kind="svg", scale=6, border=2, xmldecl=False,
+                                    title="link for other devices")
     return buffer.getvalue()
 
 

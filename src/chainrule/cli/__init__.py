@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import NoReturn
 
+from .. import __version__
+
 VERBS = ["example", "experiment", "train", "eval", "predict", "draw"]
 
 
@@ -23,8 +25,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = Parser(
         prog="chainrule",
         description="Neural networks from the chain rule up: train and evaluate digit recognisers, "

@@ -9,7 +9,10 @@ printed link carries it, and the page shows the link as a QR code."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import socket
 import threading
+import time
 import webbrowser
 from pathlib import Path
 
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         if args.model is not None:
             raise
-        raise FileNotFoundError(f"{err}: the bundled model is missing; train one with "
-                                "`chainrule train --out model.npz` and run `chainrule draw --model model.npz`") from None
+        raise FileNotFoundError(f"{err}: the bundled model is missing; train one with `chainrule train "
+                                "--out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
     # a WebSocket holds at most 4 unread messages of at most 2 MB (uvicorn's defaults: 32 of 16 MB)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000,
@@ -64,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
 def access_for(host: str):
     """Who may use a server listening on ``host``: this machine only for a loopback address; else
     LAN mode with a token, answering as this machine's addresses (0.0.0.0, ::) or as ``host``."""
-    import ipaddress
-
     from ..app.access import Access, host_names, lan_addresses
 
     try:
@@ -82,8 +83,6 @@ def _check_free(host: str, port: int) -> None:
     """A one-line error now, rather than uvicorn's log lines later, when the address is taken. The
     probe binds as uvicorn does, with SO_REUSEADDR: without it a port whose last connection is in
     TIME_WAIT looks taken for a minute after the previous server stopped."""
-    import socket
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
@@ -97,8 +96,6 @@ def _check_free(host: str, port: int) -> None:
 def _announce(server, args: argparse.Namespace, access) -> None:
     """Print the address, and in LAN mode the link for other devices, once the server listens; open
     the browser."""
-    import time
-
     while not server.started and not server.should_exit:
         time.sleep(0.05)
     listening = [sock for listener in server.servers for sock in listener.sockets] if server.started else []
@@ -114,6 +111,7 @@ def _announce(server, args: argparse.Namespace, access) -> None:
     print(f"chainrule draw: serving on {url}  (Ctrl-C to stop)", flush=True)
     if shared:
         print(f"  phones and other devices on your network: {shared}\n"
-              "  (the page shows this link as a QR code; anyone with it can draw and save corrections here)", flush=True)
+              "  (the page shows this link as a QR code; anyone with it can draw and save corrections here)",
+              flush=True)
     if not args.no_browser:
         webbrowser.open(url)

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                        description="Evaluate a model on the MNIST (or Fashion-MNIST) test set; writes "
                        "NAME-confusion.png and NAME-mistakes.png. Example: chainrule eval model.npz")
     p.add_argument("model", nargs="?", type=Path, default=None, help="model file (default: the bundled model)")
-    p.add_argument("--model", dest="model_option", type=Path, default=None, metavar="PATH", help="the same, as an option")
+    p.add_argument("--model", dest="model_option", type=Path, default=None, metavar="PATH",
+                   help="the same, as an option")
     p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
                    help="test set to use (default: the one the model was trained on, else mnist)")
     p.add_argument("--data", type=Path, default=None, metavar="DIR", help="folder holding the four IDX files")
@@ -27,7 +28,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import load_dataset
-    from ..digits import class_names, confident_mistakes, confusion_matrix, load_digit_model
+    from ..digits import class_accuracies, class_names, confident_mistakes, confusion_matrix, load_digit_model
     from ..plots import draw_confusion, draw_image_grid, save_figure
 
     if args.model is not None and args.model_option is not None:
@@ -52,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{name} on the {dataset} test set ({len(Y)} images): error {100 * error:.2f}% "
           f"({int(np.sum(predicted != Y))} mistakes), accuracy {100 * (1 - error):.2f}%")
     width = max(6, *map(len, classes))
-    print("per-class accuracy: " + "  ".join(f"{c} {100 * matrix[k, k] / max(1, matrix[k].sum()):.1f}%"
-                                             for k, c in enumerate(classes)))
+    print("per-class accuracy: " + "  ".join(f"{c} {100 * share:.1f}%"
+                                             for c, share in zip(classes, class_accuracies(matrix))))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(" " * width + "".join(f"{c[:width]:>{width + 1}}" for c in classes))
     for c, row in zip(classes, matrix):

@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("example", help="run a seed example (mat1110, higham, franke)",
                        description="Run one of the seed examples of the derivation.")
     p.add_argument("name", choices=sorted(EXAMPLES), help="; ".join(f"{k}: {v}" for k, v in EXAMPLES.items()))
-    p.add_argument("--out", default=".", help="folder for plots and the fixed MAT1110 script (default: the current folder)")
+    p.add_argument("--out", default=".",
+                   help="folder for plots and the fixed MAT1110 script (default: the current folder)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(run=run)
 

@@ -29,7 +29,8 @@ DATASET_NAMES = {"mnist": "mnist", "fashion": "fashion-mnist"}
 PEN_COLLECTIONS = ("pendigits", "ujipen")
 # UJI has a ninth as many digits as pendigits; 2 and 8 were chosen on the held-out writers (README)
 PEN_COPIES = {"pendigits": 2, "ujipen": 8}
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
 
 
 def add_parser(sub) -> None:
@@ -60,18 +61,23 @@ def add_parser(sub) -> None:
     pen.add_argument("--pen-data", type=Path, default=None, metavar="DIR",
                      help="folder holding pendigits/ and ujipen/ (default: $CHAINRULE_DATA, the cache)")
     arch = p.add_argument_group("network")
-    arch.add_argument("--hidden", type=_sizes, default=[800], metavar="N[,N...]", help="hidden layer sizes (default 800)")
-    arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)")
-    arch.add_argument("--output", choices=sorted(ACTIVATIONS), default="softmax", help="output activation (default softmax)")
+    arch.add_argument("--hidden", type=_sizes, default=[800], metavar="N[,N...]",
+                      help="hidden layer sizes (default 800)")
+    arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                      help="hidden activation (default relu)")
+    arch.add_argument("--output", choices=sorted(ACTIVATIONS), default="softmax",
+                      help="output activation (default softmax)")
     arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy", help="default: cross_entropy")
     arch.add_argument("--init", choices=sorted(INITIALIZERS), default=None,
                       help="weight initialiser (default: he_normal for relu, glorot_uniform otherwise)")
     arch.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer (default 0)")
     arch.add_argument("--input-scale", choices=["standard", "unit"], default="standard",
                       help="standard: (x - mean) / std of the training images; unit: x / 255 (default standard)")
-    arch.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default float32 (2-3x faster)")
+    arch.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                      help="default float32 (half the bytes of float64 to move, and ample for 8-bit pixels)")
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default="nesterov", help="default nesterov")
+    opt.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default="nesterov",
+                     help="default nesterov")
     opt.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     opt.add_argument("--momentum", type=float, default=0.9, help="momentum for momentum/nesterov (default 0.9)")
     opt.add_argument("--schedule", choices=["constant", "step", "cosine"], default="cosine", help="default cosine")
@@ -173,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--val-size must lie in [0, {len(X)}), got {args.val_size}")
     split = len(X) - args.val_size
     if args.train_size is not None and not 0 < args.train_size <= split:
-        raise ValueError(f"--train-size must lie in [1, {split}] (the images before the validation split), got {args.train_size}")
+        raise ValueError(f"--train-size must lie in [1, {split}] (the images before the validation split), "
+                         f"got {args.train_size}")
     Xtrain, Ytrain = X[:args.train_size or split], Y[:args.train_size or split]
     validation = (X[split:], Y[split:]) if args.val_size else None
     if args.extra_data is not None:
@@ -217,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
     metadata = {
         "dataset": args.dataset,
         "classes": FASHION_CLASSES if args.dataset == "fashion" else [str(k) for k in range(10)],
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("run", "verb")},
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                    if k not in ("run", "verb")},
         "train_size": len(Xtrain),
         "val_size": args.val_size,
         "pen": args.pen,
@@ -242,7 +250,8 @@ def run(args: argparse.Namespace) -> int:
     if ckpt.exists():
         ckpt.unlink()
     best = tracker.state["best_val_error"]
-    report = f"validation error {100 * best:.2f}% (best epoch {tracker.state['best_epoch']})" if best is not None else "no validation split"
+    report = (f"validation error {100 * best:.2f}% (best epoch {tracker.state['best_epoch']})" if best is not None
+              else "no validation split")
     print(f"trained {tracker.state['epoch']} epochs in {tracker.elapsed():.0f} s; {report}; saved {args.out}")
     if held_out:
         _report_held_out(load(args.out), held_out, heldout_path(args.out))
@@ -275,9 +284,12 @@ def _pen_digits(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict]
         rendered = render_pen_digits(pen, k, rng, workers=2)
         images.append(rendered.images)
         labels.append(rendered.labels.astype(np.intp))
-    kept = f"; held out for measuring: {', '.join(f'{n} writers {min(h.writers)}-{max(h.writers)} ({len(h.labels)} digits)' for n, h in held_out.items())}" if held_out else "; every writer trains"
-    print(f"rendered {sum(map(len, labels))} augmented pen digits ({', '.join(f'{n} x{k}' for n, k in zip(args.pen, copies))}) "
-          f"in {time.perf_counter() - started:.0f} s{kept}")
+    measured = ", ".join(f"{n} writers {min(h.writers)}-{max(h.writers)} ({len(h.labels)} digits)"
+                         for n, h in held_out.items())
+    kept = f"; held out for measuring: {measured}" if held_out else "; every writer trains"
+    mix = ", ".join(f"{n} x{k}" for n, k in zip(args.pen, copies))
+    seconds = time.perf_counter() - started
+    print(f"rendered {sum(map(len, labels))} augmented pen digits ({mix}) in {seconds:.0f} s{kept}")
     return np.concatenate(images), np.concatenate(labels), held_out
 
 
@@ -307,7 +319,8 @@ def _report_held_out(net, held_out: dict, path: Path) -> None:
             if cells:
                 print(f"    per {by}: {' '.join(cells)}")
     header = "collection,by,key,digits,correct,accuracy\n"
-    body = "".join(f"{r['collection']},{r['by']},{r['key']},{r['digits']},{r['correct']},{r['accuracy']:.6f}\n" for r in rows)
+    body = "".join(f"{r['collection']},{r['by']},{r['key']},{r['digits']},{r['correct']},{r['accuracy']:.6f}\n"
+                   for r in rows)
     atomic_write(path, lambda f: f.write((header + body).encode()))
     print(f"wrote {path}")
 

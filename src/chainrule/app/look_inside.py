@@ -13,6 +13,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import inspection
+from ..datasets import load_mnist
+from ..jacobians import dense_activations
 from ..network import Network
 from ..optimizers import SGD
 
@@ -97,8 +99,8 @@ class Labs:
 def forward(lab: Lab, image: np.ndarray) -> dict:
     """Each layer's z, a and b for one (28, 28) image, the prediction, and the lab's edits."""
     result = inspection.trace(lab.net, image[None])
-    layers = [{"z": _list(t.z[0]), "a": _list(t.a[0]), "b": _list(t.b),
-               "activation": _activation_name(lab.net, k)} for k, t in enumerate(result.layers)]
+    layers = [{"z": _list(t.z[0]), "a": _list(t.a[0]), "b": _list(t.b), "activation": name}
+              for t, name in zip(result.layers, dense_activations(lab.net))]
     probabilities = result.output[0]
     return {"layers": layers, "probabilities": _list(probabilities), "digit": int(probabilities.argmax()),
             "edits": lab.edits(), "formulas": {"z": inspection.FORMULAS["z"], "a": inspection.FORMULAS["a"]}}
@@ -112,8 +114,8 @@ def backward(lab: Lab, image: np.ndarray, label: int) -> dict:
     result = inspection.trace(net, image[None], np.array([label]))
     loss_name = net.loss.name
     layers = []
-    for k, t in enumerate(result.layers):
-        entry = {"delta": _list(t.delta[0]), "db": _list(t.db), "activation": _activation_name(net, k)}
+    for k, (t, name) in enumerate(zip(result.layers, dense_activations(net))):
+        entry = {"delta": _list(t.delta[0]), "db": _list(t.db), "activation": name}
         if k == 0:
             units = inspection.most_affected_units(t.dW, FIRST_LAYER_IMAGES)
             entry["dW_units"] = units.tolist()
@@ -172,12 +174,11 @@ class Coverage:
             return self._cache[id(net)][1]
 
     def _compute(self, net: Network) -> dict:
-        from ..datasets import load_mnist
-
         try:
             mnist = load_mnist(download=False)
         except (FileNotFoundError, OSError, ValueError) as err:
-            return {"available": False, "message": f"MNIST is not available here, so coverage cannot be measured ({err})"}
+            return {"available": False,
+                    "message": f"MNIST is not available here, so coverage cannot be measured ({err})"}
         probabilities = net.predict_proba(mnist.test_images)
         answered, accuracy = inspection.coverage(probabilities, mnist.test_labels, self.THRESHOLDS)
         return {"available": True, "samples": len(mnist.test_labels), "thresholds": self.THRESHOLDS.tolist(),
@@ -188,12 +189,6 @@ def _scored(net: Network, image: np.ndarray, label: int) -> dict:
     loss = net.loss_value(image[None], np.array([label]))
     probabilities = net.predict_proba(image[None])[0]
     return {"loss": float(loss), "digit": int(probabilities.argmax()), "probabilities": _list(probabilities)}
-
-
-def _activation_name(net: Network, k: int) -> str:
-    at = net.layers.index(net.dense[k])
-    following = net.layers[at + 1] if at + 1 < len(net.layers) else None
-    return getattr(following, "name", "identity")
 
 
 def _list(array: np.ndarray) -> list[float]:
