@@ -78,16 +78,12 @@ def trace(net: Network, X: np.ndarray, Y: np.ndarray | None = None) -> Trace:
     if Y is None:
         return result
     Y = net.check_targets(Y, len(X))
-    n = len(net._loss_layers)
-    result.loss, delta = net.loss.value_and_gradient(outputs[n - 1], net._dense_targets(Y))
-    by_index = dict(zip(dense_at, layers))
-    for i in range(n - 1, -1, -1):
-        if i in by_index:
-            by_index[i].delta = delta
-        delta, grads = net.layers[i].backward(caches[i], delta)
-        if i in by_index:
-            by_index[i].dW, by_index[i].db = grads
-    result.input_gradient = delta
+    n = len(net.loss_layers)
+    result.loss, delta = net.loss.value_and_gradient(outputs[n - 1], net.loss_targets(Y))
+    grads, deltas = net.backward_pass(caches[:n], delta, net.loss_layers)
+    for i, layer, (dW, db) in zip(dense_at, layers, grads):
+        layer.delta, layer.dW, layer.db = deltas[i + 1], dW, db
+    result.input_gradient = deltas[0]
     return result
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import corrections
 from ..datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
-from ..io import load
+from ..network import load
 from ..preprocessing import digit_from_strokes
 from ..training import accuracy
 from .common import Result, single_threaded
