@@ -134,7 +134,8 @@ def check_unit(net: Network, layer: int, unit: int, hidden: bool = False) -> Non
     of a hidden layer)."""
     count = len(net.dense) - 1 if hidden else len(net.dense)
     if isinstance(layer, bool) or not (isinstance(layer, (int, np.integer)) and 0 <= layer < count):
-        raise ValueError(f"layer must be an integer in [0, {count}) ({'hidden layers' if hidden else 'Dense layers'}), got {layer!r}")
+        kind = "hidden layers" if hidden else "Dense layers"
+        raise ValueError(f"layer must be an integer in [0, {count}) ({kind}), got {layer!r}")
     size = net.dense[layer].n_out
     if isinstance(unit, bool) or not (isinstance(unit, (int, np.integer)) and 0 <= unit < size):
         raise ValueError(f"unit must be an integer in [0, {size}) for layer {layer}, got {unit!r}")

@@ -49,7 +49,8 @@ class Dense(Layer):
         W = np.asarray(W)
         b = np.asarray(b, dtype=W.dtype)
         if W.ndim != 2 or b.shape != (W.shape[0],):
-            raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), got W {W.shape} and b {b.shape}")
+            raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), "
+                             f"got W {W.shape} and b {b.shape}")
         self.W = W
         self.b = b
 
@@ -177,7 +178,8 @@ class Standardize(Layer):
         return (delta * self.scale).reshape(cache) if need_input_grad else None, ()
 
     def config(self) -> dict:
-        return {"type": "standardize", "offset": self.offset, "scale": self.scale, "input_shape": list(self.input_shape)}
+        return {"type": "standardize", "offset": self.offset, "scale": self.scale,
+                "input_shape": list(self.input_shape)}
 
     def __repr__(self) -> str:
         return f"Standardize(offset={self.offset:g}, scale={self.scale:g}, input_shape={self.input_shape})"

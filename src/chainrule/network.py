@@ -195,7 +195,8 @@ class Network:
         X = np.asarray(X)
         shape = self.input_shape
         if X.ndim == len(shape) and X.shape == shape:
-            raise ValueError(f"X must be a batch of shape (m, {', '.join(map(str, shape))}); got one sample {X.shape}: use X[None]")
+            raise ValueError(f"X must be a batch of shape (m, {', '.join(map(str, shape))}); "
+                             f"got one sample {X.shape}: use X[None]")
         if X.shape[1:] != shape:
             raise ValueError(f"X must have shape (m, {', '.join(map(str, shape))}), got {X.shape}")
         if X.dtype.kind not in "biuf":
@@ -219,7 +220,8 @@ class Network:
         if Y.ndim == 1 and n == 1:
             Y = Y[:, None]
         if Y.shape != (m, n):
-            raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), got {Y.shape}")
+            raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), "
+                             f"got {Y.shape}")
         if Y.dtype.kind not in "biuf" or not np.isfinite(Y).all():
             raise ValueError(f"Y must be finite numbers, got dtype {Y.dtype} with NaN or infinite values")
         return Y.astype(self.dtype, copy=False)

@@ -27,8 +27,8 @@ scikit-learn's. The classifier keeps chainrule's initialisation.
 
 Solvers: "adam" and "sgd" (momentum, Nesterov by default, as in scikit-learn) run epochs of shuffled
 minibatches through chainrule.optimizers (whose Adam adds epsilon to sqrt(s_hat), as Kingma & Ba and
-PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon); "gd-linesearch" takes one full-batch gradient step per
-iteration, its length chosen by Armijo backtracking (chainrule.optimizers.armijo_step, first trying
+PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon);
+"gd-linesearch" takes one full-batch gradient step per iteration, its length chosen by Armijo backtracking (chainrule.optimizers.armijo_step, first trying
 twice the last accepted length), so learning_rate_init and batch_size do not apply to it. Each fit
 builds a new network, unless warm_start is set and one exists, and a fresh optimiser. Training
 stops after max_iter iterations or, as in scikit-learn, once the training loss (with early_stopping:
@@ -56,6 +56,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .losses import get_loss
 from .network import Network, mlp
 from .optimizers import SGD, Adam, Optimizer, armijo_step
 from .training import BestParameters, check_finite, flatten, minibatches, train_step
@@ -222,7 +223,8 @@ class _MLP(BaseEstimator):
             return self.net_.loss_value(X, Y, check=False) * self._loss_scale(len(X)) + self._penalty(len(X))
 
         self._step_length, _, after = armijo_step(
-            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(), alpha0=2 * self._step_length or 1.0
+            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(),
+            alpha0=2 * self._step_length or 1.0
         )
         return after
 
@@ -277,7 +279,8 @@ class _MLP(BaseEstimator):
             _integer("batch_size", self.batch_size, 1)
         return tuple(int(n) for n in hidden)
 
-    def _initial_parameters(self, sizes: list[int], random_state: np.random.RandomState) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _initial_parameters(self, sizes: list[int],
+                            random_state: np.random.RandomState) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W, b) per layer to start from; none: keep chainrule.mlp's (He for ReLU, else Glorot; b = 0)."""
         return []
 
@@ -348,10 +351,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def _loss_and_output(self) -> tuple[str, str]:
         loss = "cross_entropy" if self.loss == "auto" else self.loss
-        fused = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-        output = fused.get(loss, "sigmoid") if self.output == "auto" else self.output
-        if loss in fused and output != fused[loss]:
-            raise ValueError(f"output must be {fused[loss]!r} for loss {loss!r}, got {output!r}")
+        needs = get_loss(loss).output_activation  # the activation a loss fused with it absorbs
+        output = (needs or "sigmoid") if self.output == "auto" else self.output
+        if needs and output != needs:
+            raise ValueError(f"output must be {needs!r} for loss {loss!r}, got {output!r}")
         return loss, output
 
     def _n_outputs(self, Y: np.ndarray) -> int:
@@ -363,10 +366,12 @@ class MLPClassifier(ClassifierMixin, _MLP):
         if first:
             self.classes_ = np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
-                raise ValueError(f"y must hold at least two classes to train a classifier, got one class: {self.classes_[0]!r}")
+                raise ValueError("y must hold at least two classes to train a classifier, "
+                                 f"got one class: {self.classes_[0]!r}")
         known = np.isin(y, self.classes_)
         if not known.all():
-            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: {np.unique(y[~known]).tolist()}")
+            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: "
+                             f"{np.unique(y[~known]).tolist()}")
         return np.searchsorted(self.classes_, y)
 
     def _validation_score(self, X, Y) -> float:

@@ -157,7 +157,8 @@ class TrainingSession:
         augment = Augmenter() if config.augment else None
         rng = np.random.default_rng(config.seed)
         window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
-        self.state, self.message = "running", f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
+        self.state = "running"
+        self.message = f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
         started = time.perf_counter()
 
         def record_norms(loss: float, grads: list, m: int) -> tuple[float, list]:

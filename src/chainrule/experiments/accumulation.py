@@ -91,7 +91,8 @@ def run(out: Path, quick: bool, seed: int) -> Result:
     if quick:
         widths, fixed_r, depths, fixed_n, min_seconds = [2, 4, 8], 3, [1, 2, 4], 4, 0.01
     else:
-        widths, fixed_r, depths, fixed_n, min_seconds = [2, 3, 4, 6, 8, 11, 16, 23, 32], 3, [1, 2, 3, 4, 6, 8, 12, 16, 24], 8, 0.3
+        widths, fixed_r, min_seconds = [2, 3, 4, 6, 8, 11, 16, 23, 32], 3, 0.3
+        depths, fixed_n = [1, 2, 3, 4, 6, 8, 12, 16, 24], 8
     rows = [{"sweep": "width", **measure(n, fixed_r, seed, min_seconds)} for n in widths]
     rows += [{"sweep": "depth", **measure(fixed_n, r, seed, min_seconds)} for r in depths]
     big = rows[len(widths) - 1]

@@ -29,8 +29,8 @@ class BackwardView(widgets.VBox):
         self.net, self.lab = net, net.copy()
         self.image: np.ndarray | None = None
         self.trace: inspection.Trace | None = None
-        self.label_choice = widgets.Dropdown(options=[("its own answer", -1)] + [(str(k), k) for k in range(net.n_outputs)],
-                                             value=-1, description="target")
+        choices = [("its own answer", -1)] + [(str(k), k) for k in range(net.n_outputs)]
+        self.label_choice = widgets.Dropdown(options=choices, value=-1, description="target")
         self.eta = widgets.FloatLogSlider(value=eta, base=10, min=-4, max=1, description="step eta")
         self.step_button = widgets.Button(description="gradient step")
         self.reset_button = widgets.Button(description="reset copy")
