@@ -8,8 +8,9 @@ allocates its result. A step here makes the same updates, arranged for the machi
 - a Dense layer gives its weight gradient as the factors of delta^T X
   (``Dense.weight_gradient_factors``); plain SGD applies W <- (1 - eta lambda) W - (eta delta)^T X as
   one gemm with its beta (``blas.gemm_update``) instead of forming the product and then passing over W
-  again; momentum forms it into a buffer kept from step to step and updates theta and v in blocks of
-  rows small enough for the core's cache;
+  again; momentum and Nesterov fold it into v <- mu v - (eta delta)^T X with the same gemm and
+  update W from v with BLAS's axpy (one pass each, no temporaries); small arrays (biases, an output
+  layer) are updated in blocks of rows that stay in the core's cache;
 - activations and dropout write over the temporaries of the pass (an affine layer's output, a delta
   that nothing else holds) instead of allocating new arrays.
 
@@ -24,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from . import training
-from .blas import DIRECT_MIN, gemm_update
+from .blas import DIRECT_MIN, axpy, gemm_update
 from .layers import ActivationLayer, Dense, Dropout, Layer
 from .network import Network
 from .optimizers import SGD, Optimizer
@@ -136,11 +137,29 @@ def _descend_weights(optimizer: SGD, W: np.ndarray, D: np.ndarray, x: np.ndarray
     elif not optimizer.momentum:
         gemm_update(W, D.T, x, -1.0, 1.0 - decay)  # W <- (1 - eta lambda) W - (eta delta)^T X
     else:
-        step = state.get("step")  # a buffer for eta dC/dW, allocated at the first step only
-        if step is None:
-            step = state["step"] = np.empty_like(W)
-        gemm_update(step, D.T, x, 1.0, 0.0)
-        _descend(optimizer, W, step, state, decay)
+        _momentum_weights(optimizer, W, D, x, state, decay)
+
+
+def _momentum_weights(optimizer: SGD, W: np.ndarray, D: np.ndarray, x: np.ndarray, state: dict,
+                      decay: float) -> None:
+    """v <- mu v - eta (g + lambda W) with the gemm that forms eta g = D^T X (its beta scales v), then
+    W <- W + v (momentum) or, for Nesterov, W + mu v - eta (g + lambda W) = W - mu v_old + (1 + mu) v,
+    each as an axpy: three passes over W and v where forming eta g first takes seven."""
+    mu = optimizer.momentum
+    v = state.get("v")
+    if v is None:
+        v = state["v"] = np.zeros_like(W)
+    if optimizer.nesterov:
+        axpy(-mu, v, W)  # W' = W - mu v_old, so that -lambda W = -lambda W' - lambda mu v_old below
+        gemm_update(v, D.T, x, -1.0, mu * (1.0 - decay))
+        if decay:
+            axpy(-decay, W, v)
+        axpy(1.0 + mu, v, W)
+    else:
+        gemm_update(v, D.T, x, -1.0, mu)
+        if decay:
+            axpy(-decay, W, v)
+        axpy(1.0, v, W)
 
 
 def _descend(optimizer: SGD, p: np.ndarray, s: np.ndarray, state: dict, decay: float) -> None:

@@ -23,6 +23,9 @@ from .network import Gradients, Network
 from .optimizers import Optimizer, make_optimizer
 
 
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
 class DivergedError(FloatingPointError):
     """The loss became NaN or infinite during training."""
 
@@ -134,7 +137,7 @@ def fit(
     schedule: str = "constant",
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     time_budget: float | None = None,
-    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    augment: Augment | None = None,
     keep_best: bool = False,
     seed: int | None = 0,
     progress: bool = True,
@@ -168,14 +171,14 @@ def fit(
             t0 = time.perf_counter()
             loss_sum = hits = seen = 0
             for idx in minibatches(len(X), batch_size, rng):
-                xb = X[idx] if augment is None else augment(X[idx], rng)
+                xb, yb = (X[idx] if augment is None else augment(X[idx], rng)), Y[idx]
                 if time_budget:
                     spent = (time.perf_counter() - started) / time_budget
                 lr_t = optimizer.lr * schedule_factor(schedule, max(t / total, spent), epochs, epoch)
-                loss, out = step(net, optimizer, xb, Y[idx], lr_t, rng, f"at epoch {epoch + 1}, step {t + 1}")
-                loss_sum += loss * len(idx) if net.loss.mean else loss
-                hits += count_correct(out, Y[idx], 0.0 if net.loss.takes_logits else 0.5) if net.is_classifier else 0
-                seen, t = seen + len(idx), t + 1
+                loss, out = step(net, optimizer, xb, yb, lr_t, rng, f"at epoch {epoch + 1}, step {t + 1}")
+                loss_sum += loss * len(yb) if net.loss.mean else loss
+                hits += count_correct(out, yb, 0.0 if net.loss.takes_logits else 0.5) if net.is_classifier else 0
+                seen, t = seen + len(yb), t + 1
                 if spent >= 1:
                     break
             _record(history, net, epoch, loss_sum / seen, hits / seen, lr_t, time.perf_counter() - t0, validation)
