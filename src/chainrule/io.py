@@ -16,6 +16,7 @@ import numpy as np
 
 from .activations import get_activation
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
+from .models import default_model_path
 
 FORMAT = "chainrule-network"
 TEMPORARY_SUFFIX = ".tmp"
@@ -83,8 +84,6 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
     """(layers, loss name, metadata) of a network saved by ``save``; with no path, those of the
     bundled default digit model."""
     if path is None:
-        from .models import default_model_path
-
         path = default_model_path()
     path = Path(path)
     if not path.is_file():

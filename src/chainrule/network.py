@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from . import io
+from .init import default_initializer, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .losses import Loss, get_loss
 
@@ -274,8 +275,6 @@ def mlp(
     Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
     ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
     scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
-    from .init import default_initializer, get_initializer
-
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")
