@@ -28,9 +28,10 @@ scikit-learn's. The classifier keeps chainrule's initialisation.
 Solvers: "adam" and "sgd" (momentum, Nesterov by default, as in scikit-learn) run epochs of shuffled
 minibatches through chainrule.optimizers (whose Adam adds epsilon to sqrt(s_hat), as Kingma & Ba and
 PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon);
-"gd-linesearch" takes one full-batch gradient step per iteration, its length chosen by Armijo backtracking (chainrule.optimizers.armijo_step, first trying
-twice the last accepted length), so learning_rate_init and batch_size do not apply to it. Each fit
-builds a new network, unless warm_start is set and one exists, and a fresh optimiser. Training
+"gd-linesearch" takes one full-batch gradient step per iteration, its length chosen by Armijo
+backtracking (chainrule.optimizers.armijo_step, first trying twice the last accepted length), so
+learning_rate_init and batch_size do not apply to it. Each fit builds a new network, unless
+warm_start is set and one exists, and a fresh optimiser. Training
 stops after max_iter iterations or, as in scikit-learn, once the training loss (with early_stopping:
 the validation score) has not improved by tol for more than n_iter_no_change iterations in a row.
 
