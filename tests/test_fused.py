@@ -132,3 +132,21 @@ def test_the_core_does_not_import_the_fused_module():
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         assert not any(module and ("fused" in module or "blas" in module) for module in imported), name
+
+
+def test_the_fused_step_stops_the_delta_recursion_at_the_first_weights(monkeypatch):
+    """Below a digit model's first Dense layer lies only its fixed Standardize: the fused step, like
+    the textbook one, computes no delta for it (neither delta W^(1) nor the Standardize backward)."""
+    from chainrule.layers import Standardize
+
+    called = []
+    monkeypatch.setattr(Standardize, "backward", lambda self, *args: called.append(args))
+    factored = []
+    real = fused.backward_pass
+    monkeypatch.setattr(fused, "backward_pass", lambda *args: factored.append(real(*args)) or factored[-1])
+    rng = np.random.default_rng(0)
+    net = chainrule.mlp([784, 8, 10], dtype=np.float32, input_scaling=(0.0, 1 / 255, (28, 28)))
+    chainrule.fit(net, rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), rng.integers(0, 10, 20),
+                  epochs=1, batch_size=10, progress=False)
+    assert not called and len(factored) == 2
+    assert [layer.n_in for layer, _, _ in factored[0]] == [784, 8]
