@@ -53,7 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
     parser.add_argument("--digits", type=int, default=200, help="MNIST test digits for the Python rows (default 200)")
-    parser.add_argument("--browser-digits", type=int, default=60, help="digits drawn in the browser per placement (default 60)")
+    parser.add_argument("--browser-digits", type=int, default=60,
+                        help="digits drawn in the browser per placement (default 60)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per latency row (default 2000)")
     parser.add_argument("--parts", default="python,browser,pen,pen-browser,latency",
                         help="comma-separated parts to run: python, browser, pen (held-out pen writers offline), "
@@ -63,7 +64,8 @@ def main() -> None:
     parser.add_argument("--pen-digits", type=int, default=None,
                         help="replay only this many held-out pen digits on the page, drawn at random (default all)")
     parser.add_argument("--pen-alternate", action="store_true",
-                        help="deal the held-out pen digits to the devices in turn instead of drawing each with every device")
+                        help="deal the held-out pen digits to the devices in turn instead of drawing each with "
+                             "every device")
     parser.add_argument("--pen-collections", default="pendigits,ujipen",
                         help="held-out pen collections to measure: pendigits, ujipen (default both)")
     parser.add_argument("--pen-workers", type=int, default=2,
@@ -85,10 +87,12 @@ def main() -> None:
 
     rows = [("original 28x28 MNIST", _rate(net, images, labels))]
     if "python" in parts:
-        rows.append(("skeleton strokes -> digit_from_strokes", _rate(net, np.array([digit_from_strokes(p) for p in paths]), labels)))
+        from_strokes = np.array([digit_from_strokes(p) for p in paths])
+        rows.append(("skeleton strokes -> digit_from_strokes", _rate(net, from_strokes, labels)))
         for name, steps in (("thin", -2), ("normal", 0), ("thick", 6)):
             drawn = [_big_image(image, steps) for image in images]
-            rows.append((f"8x image, {name} pen -> digit_from_image", _rate(net, np.array([digit_from_image(d) for d in drawn]), labels)))
+            from_images = np.array([digit_from_image(d) for d in drawn])
+            rows.append((f"8x image, {name} pen -> digit_from_image", _rate(net, from_images, labels)))
     if "browser" in parts:
         rows += _browser_rows(net, paths[:args.browser_digits], labels[:args.browser_digits])
     print(f"\nDrawn-digit recognition ({'bundled model' if args.model is None else args.model})")
@@ -127,7 +131,8 @@ def _chromium():
 
 def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
     rows = []
-    with running_server(create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")) as url, _chromium() as browser:
+    app = create_app(net=net, data_dir="/tmp/chainrule-benchmark-corrections")
+    with running_server(app) as url, _chromium() as browser:
         page = open_page(browser, url, DEVICES["mouse"]["page"])
         for name, (size, centre) in PLACEMENTS.items():
             hits = 0
@@ -149,8 +154,8 @@ def _browser_rows(net, paths, labels) -> list[tuple[str, tuple[float, int]]]:
 def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, list[str]]:
     """Replay ``strokes`` (digits' pen trajectories) on a page of its own server: the digits the page
     shows (-1 for none), how many arrived with every point, and the page's JavaScript errors."""
-    with running_server(create_app(net=chainrule.load(model), data_dir="/tmp/chainrule-benchmark-corrections")) as url, \
-            _chromium() as browser:
+    app = create_app(net=chainrule.load(model), data_dir="/tmp/chainrule-benchmark-corrections")
+    with running_server(app) as url, _chromium() as browser:
         page = open_page(browser, url, DEVICES[device]["page"])
         answers = []
         for start in range(0, len(strokes), 50):
@@ -218,7 +223,8 @@ def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers
     _table(["collection"] + header, [row(name, mask) for name, mask in rows])
     if devices:
         print("\nThe page against Python (offline) on the same digits: share with the same answer")
-        _table(["collection"] + [f"{d}" for _, d in pooled], [[name] + rates(mask, offline) for name, mask in rows])
+        _table(["collection"] + [f"{d}" for _, d in pooled],
+               [[name] + rates(mask, offline) for name, mask in rows])
     print("\nPer class, the collections together")
     _table(["class"] + header, [row(str(c), labels == c) for c in range(10)])
     print("\nPer writer")

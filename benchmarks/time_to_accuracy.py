@@ -118,7 +118,8 @@ def main() -> None:
     for target in TARGETS:
         cells = []
         for name, r in reached.items():
-            cells.append(f"{name} {r[target][0]:.1f} s (epoch {r[target][1]})" if target in r else f"{name} not reached")
+            cells.append(f"{name} {r[target][0]:.1f} s (epoch {r[target][1]})" if target in r
+                         else f"{name} not reached")
         print(f"time to {100 * target:g}% test error: " + ", ".join(cells))
 
 

@@ -6,12 +6,13 @@ PyTorch eager loop on the CPU with 2 threads (nn.Linear/ReLU/Linear, F.cross_ent
 zero_grad(set_to_none=True), the same float32 data, batches indexed by a random permutation as fit
 does), their ratio (the epochs alternate between the two, so that a change of the machine's load hits
 both alike; printed as the ratio of the best epochs and as the median of the paired ratios, one
-per alternation, which a single lucky epoch of either side cannot move), chainrule's achieved GFLOP/s against NumPy's float32
-matrix-multiply peak (the best of 2048 x 2048 products timed before, between and after the epochs; both
-the work done and the conventional 6 flops per weight per sample), the resident memory after each epoch (it
-must stay flat), and the median time of one single-image prediction (best of 5 blocks). The last lines are
-``ratio 784-128-10 R`` and ``ratio 784-800-10 R`` with R = chainrule's epoch time / PyTorch's
-(the paired median).
+per alternation, which a single lucky epoch of either side cannot move), chainrule's achieved
+GFLOP/s against NumPy's float32 matrix-multiply peak (the best of 2048 x 2048 products timed before,
+between and after the epochs; both the work done and the conventional 6 flops per weight per
+sample), the resident memory after each epoch (it must stay flat), and the median time of one
+single-image prediction (best of 5 blocks). The last lines are ``ratio 784-128-10 R`` and
+``ratio 784-800-10 R`` with R = chainrule's epoch time / PyTorch's (the paired median). ``chainrule.fit``
+takes its steps through ``chainrule.fused``.
 
     flock /tmp/chainrule-cpu.lock python -u benchmarks/train_speed.py [--epochs 11]
 """
@@ -147,8 +148,9 @@ def main() -> None:
     time.sleep(1)  # PyTorch's OpenMP workers spin for a while after its last epoch
     for sizes in NETWORKS[1:]:
         latency = single_image_latency(sizes, data.test_images[0])
+        others = ", ".join(f"{t * 1e6:.1f}" for t in latency[1:])
         print(f"single-image predict through {'-'.join(map(str, sizes))}: median {latency[0] * 1e6:.1f} us "
-              f"(the best of {len(latency)} blocks of 1000 calls; the others {', '.join(f'{t * 1e6:.1f}' for t in latency[1:])})")
+              f"(the best of {len(latency)} blocks of 1000 calls; the others {others})")
     peaks.append(matmul_peak())
     peak = max(peaks)
     print(f"\nload average {load:.2f} -> {os.getloadavg()[0]:.2f}; numpy float32 matmul peak {peak:.0f} GFLOP/s "
@@ -157,8 +159,10 @@ def main() -> None:
     print(f"SGD's W <- W - (eta delta)^T X through NumPy's own BLAS gemm (chainrule.blas): "
           f"{'yes' if blas.available() else 'no, matmul and a second pass over W'}")
     print("GFLOP/s and % peak count the work done; 6N counts 6 flops per weight per sample")
-    print("ratio: of the best epochs; paired: the median over the alternations of chainrule's epoch / the next PyTorch epoch")
-    print(f"{'network':<12}{'chainrule s':>13}{'torch s':>10}{'ratio':>8}{'paired':>8}{'GFLOP/s':>9}{'% peak':>8}{'% peak 6N':>11}")
+    print("ratio: of the best epochs; paired: the median over the alternations of chainrule's epoch / "
+          "the next PyTorch epoch")
+    print(f"{'network':<12}{'chainrule s':>13}{'torch s':>10}{'ratio':>8}{'paired':>8}{'GFLOP/s':>9}{'% peak':>8}"
+          f"{'% peak 6N':>11}")
     for name, sizes, t_ours, t_theirs, paired in rows:
         done, conventional = (flops / t_ours / 1e9 for flops in epoch_flops(sizes, len(X)))
         print(f"{name:<12}{t_ours:>13.3f}{t_theirs:>10.3f}{t_ours / t_theirs:>8.2f}{paired:>8.2f}{done:>9.1f}"

@@ -79,31 +79,6 @@ def test_backward_is_the_vector_jacobian_product(name, seed, z):
         np.testing.assert_allclose(vjp[row], g[row] @ J, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-@settings(max_examples=25, deadline=None)
-@given(z=matrices, seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]))
-def test_in_place_forward_and_backward_give_what_the_plain_ones_give(name, seed, z, dtype):
-    """forward_in_place(z) = forward(z) and backward_in_place(a, g) = backward(a, g), whether they
-    wrote over their argument (ReLU, tanh) or not."""
-    act = get_activation(name)
-    z = z.astype(dtype)
-    g = np.random.default_rng(seed).standard_normal(z.shape).astype(dtype)
-    a, grad_z = act.forward(z), act.backward(act.forward(z), g)
-    a_in_place = act.forward_in_place(z.copy())
-    np.testing.assert_array_equal(a_in_place, a)
-    np.testing.assert_array_equal(act.backward_in_place(a, g.copy()), grad_z)
-    assert a_in_place.dtype == dtype
-
-
-def test_relu_in_place_writes_over_its_argument():
-    z, g = np.array([[-1.0, 2.0], [3.0, -4.0]]), np.array([[5.0, 6.0], [7.0, 8.0]])
-    a = get_activation("relu").forward_in_place(z)
-    assert a is z
-    np.testing.assert_array_equal(z, [[0.0, 2.0], [3.0, 0.0]])
-    assert get_activation("relu").backward_in_place(a, g) is g
-    np.testing.assert_array_equal(g, [[0.0, 6.0], [7.0, 0.0]])
-
-
 @settings(max_examples=50, deadline=None)
 @given(z=matrices, shift=finite)
 def test_softmax_rows_are_probabilities_and_shift_invariant(z, shift):

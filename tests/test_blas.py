@@ -1,5 +1,6 @@
-"""blas.gemm_update: C <- alpha A B + beta C in place, through NumPy's own BLAS where it is found and
-through matmul where it is not; both paths must agree with the formula on every layout."""
+"""blas.gemm_update (C <- alpha A B + beta C) and blas.axpy (y <- alpha x + y) in place, through
+NumPy's own BLAS where it is found and through NumPy where it is not; both paths must agree with the
+formula on every layout."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ LAYOUTS = {
 def path(request, monkeypatch):
     if request.param == "matmul fallback":
         monkeypatch.setattr(blas, "_cblas_gemm", lambda: {})
+        monkeypatch.setattr(blas, "_cblas_axpy", lambda: {})
     elif not blas.available():
         pytest.skip("NumPy here does not bundle scipy-openblas; the fallback is tested on its own")
     else:
@@ -86,3 +88,19 @@ def test_numpy_wheels_get_the_direct_gemm():
     if info.get("name") != "scipy-openblas":
         pytest.skip(f"NumPy here uses {info.get('name')}, not the wheels' scipy-openblas")
     assert blas.available()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.tuples(st.integers(1, 9), st.integers(1, 9)), alpha=st.sampled_from([1.0, -0.9, 1.9, 0.0]),
+       layout=st.sampled_from(sorted(LAYOUTS)), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_axpy_is_alpha_x_plus_y_in_place(path, shape, alpha, layout, dtype, seed):
+    """y <- alpha x + y, written into y itself, on every layout of x (the direct call takes
+    contiguous arrays only, the rest go through NumPy), with and without NumPy's BLAS."""
+    rng = np.random.default_rng(seed)
+    x = LAYOUTS[layout](rng.standard_normal(shape).astype(dtype))
+    y = rng.standard_normal(shape).astype(dtype)
+    expected, kept = alpha * x + y, y
+    blas.axpy(alpha, x, y)
+    assert y is kept
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 import chainrule
 from chainrule.activations import get_activation
 from chainrule.gradcheck import numerical_gradient, relative_error
-from chainrule.blas import DIRECT_MIN
-from chainrule.layers import OuterProducts
 
 rng = np.random.default_rng(0)
 
@@ -65,35 +63,6 @@ def test_loss_and_gradient_pairs_each_dense_layer_with_its_dw_db():
     assert len(grads) == len(net.dense)
     for dense, (dW, db) in zip(net.dense, grads):
         assert dW.shape == dense.W.shape and db.shape == dense.b.shape
-
-
-@pytest.mark.parametrize("layers", [
-    lambda: chainrule.mlp([300, 256, 5, 3], hidden="relu", output="softmax", loss="cross_entropy", dropout=0.3).layers,
-    lambda: chainrule.mlp([300, 9, 5, 3], hidden="tanh", output="sigmoid", loss="half_squared_error").layers,
-    lambda: [chainrule.ActivationLayer("relu"), chainrule.ActivationLayer("tanh")]
-    + chainrule.mlp([300, 256, 3], hidden="relu", output="identity", loss="half_squared_error").layers,
-], ids=["relu-dropout-softmax", "tanh-sigmoid", "activations-first"])
-def test_the_training_pass_that_overwrites_and_factors_gives_the_same_gradients(layers):
-    """fit's pass (each large dC/dW factored, layers writing over the pass's own temporaries) must
-    give what loss_and_gradient gives, and must leave X and every cached input intact."""
-    built = layers()
-    loss_name = "cross_entropy" if built[-1].name == "softmax" else "half_squared_error"
-    net = chainrule.Network(built, loss=loss_name)
-    X = rng.standard_normal((8, 300))
-    Y = rng.integers(0, 3, 8) if loss_name == "cross_entropy" else rng.standard_normal((8, 3))
-    kept = X.copy()
-    plain = net._loss_and_gradient(X, Y, training=True, rng=np.random.default_rng(1), scale=0.5)
-    fast = net._loss_and_gradient(X, Y, training=True, rng=np.random.default_rng(1), scale=0.5,
-                                  factored=True, overwrite=True)
-    np.testing.assert_array_equal(X, kept)
-    assert fast[0] == plain[0]
-    np.testing.assert_allclose(fast[2], plain[2], rtol=1e-12)
-    for dense, (dW, db), (dW_fast, db_fast) in zip(net.dense, plain[1], fast[1]):
-        assert isinstance(dW_fast, OuterProducts) == (dense.W.size >= DIRECT_MIN)  # 300 x 256: 76,800 weights
-        if isinstance(dW_fast, OuterProducts):
-            dW_fast = dW_fast.matrix()
-        np.testing.assert_allclose(dW_fast, dW, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(db_fast, db, rtol=1e-12, atol=1e-14)
 
 
 @settings(max_examples=20, deadline=None)

@@ -118,7 +118,7 @@ def test_training_skips_the_input_gradient_of_the_first_weights(monkeypatch):
     monkeypatch.setattr(Dense, "backward", spy)
     rng = np.random.default_rng(0)
     net = chainrule.mlp([784, 8, 10], dtype=np.float32, input_scaling=(0.0, 1 / 255, (28, 28)))
-    chainrule.fit(net, rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), rng.integers(0, 10, 20),
+    chainrule.training.fit(net, rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), rng.integers(0, 10, 20),
                   epochs=1, batch_size=10, progress=False)
     assert asked.count((784, False)) == 2 and asked.count((8, True)) == 2 and len(asked) == 4
     asked.clear()

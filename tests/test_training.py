@@ -153,8 +153,8 @@ def test_fit_rejects_bad_arguments(kwargs, match):
     dict(optimizer="nesterov", momentum=0.9, weight_decay=1e-2), dict(optimizer="adam"),
 ])
 def test_fit_takes_the_same_steps_as_a_hand_written_loop(optimizer):
-    """fit hands SGD-like optimisers eta dC/dtheta from a scaled delta (step_scaled); the steps
-    must equal those of optimizer.step on the plain gradients, batch by batch in fit's order."""
+    """chainrule.fit takes its steps through chainrule.fused (eta dC/dtheta from a scaled delta); the
+    steps must equal those of optimizer.step on the plain gradients, batch by batch in fit's order."""
     X, y = blobs(50)
     net, ref = classifier(), classifier()
     lr, batch, epochs = 0.3, 16, 2
@@ -173,14 +173,3 @@ def test_fit_takes_the_same_steps_as_a_hand_written_loop(optimizer):
             step += 1
     for p, q in zip(net.params(), ref.params()):
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
-
-
-def test_scaled_gradients_are_the_gradients_times_the_scale():
-    X, y = blobs(20)
-    net = classifier()
-    loss, grads, _ = net._loss_and_gradient(X, y)
-    loss_s, scaled, _ = net._loss_and_gradient(X, y, scale=0.25)
-    assert loss_s == loss
-    for pair, pair_s in zip(grads, scaled):
-        for g, g_s in zip(pair, pair_s):
-            np.testing.assert_allclose(g_s, 0.25 * g, rtol=1e-14)

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .io import load
+from .network import load
 from .network import Network
 
 IMAGE_SHAPE = (28, 28)

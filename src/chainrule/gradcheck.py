@@ -42,8 +42,8 @@ def gradcheck(net: Network, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> fl
     over every weight and bias of ``net`` on the batch (X, Y). Use float64: in float32 the
     differences are swamped by rounding."""
     X, Y = net.check_inputs(X), net.check_targets(Y, len(X))
-    _, grads, _ = net._loss_and_gradient(X, Y)
-    loss = lambda: net._loss_value(X, Y)  # noqa: E731 - the function being differentiated
+    _, grads = net.loss_and_gradient(X, Y, check=False)
+    loss = lambda: net.loss_value(X, Y, check=False)  # noqa: E731 - the function being differentiated
     worst = 0.0
     for layer, (dW, db) in zip(net.dense, grads):
         worst = max(worst, relative_error(dW, numerical_gradient(loss, layer.W, h)))

@@ -78,16 +78,12 @@ def trace(net: Network, X: np.ndarray, Y: np.ndarray | None = None) -> Trace:
     if Y is None:
         return result
     Y = net.check_targets(Y, len(X))
-    n = len(net._loss_layers)
-    result.loss, delta = net.loss.value_and_gradient(outputs[n - 1], net._dense_targets(Y))
-    by_index = dict(zip(dense_at, layers))
-    for i in range(n - 1, -1, -1):
-        if i in by_index:
-            by_index[i].delta = delta
-        delta, grads = net.layers[i].backward(caches[i], delta)
-        if i in by_index:
-            by_index[i].dW, by_index[i].db = grads
-    result.input_gradient = delta
+    n = len(net.loss_layers)
+    result.loss, delta = net.loss.value_and_gradient(outputs[n - 1], net.loss_targets(Y))
+    grads, deltas = net.backward_pass(caches[:n], delta, net.loss_layers)
+    for i, layer, (dW, db) in zip(dense_at, layers, grads):
+        layer.delta, layer.dW, layer.db = deltas[i + 1], dW, db
+    result.input_gradient = deltas[0]
     return result
 
 
@@ -138,7 +134,8 @@ def check_unit(net: Network, layer: int, unit: int, hidden: bool = False) -> Non
     of a hidden layer)."""
     count = len(net.dense) - 1 if hidden else len(net.dense)
     if isinstance(layer, bool) or not (isinstance(layer, (int, np.integer)) and 0 <= layer < count):
-        raise ValueError(f"layer must be an integer in [0, {count}) ({'hidden layers' if hidden else 'Dense layers'}), got {layer!r}")
+        kind = "hidden layers" if hidden else "Dense layers"
+        raise ValueError(f"layer must be an integer in [0, {count}) ({kind}), got {layer!r}")
     size = net.dense[layer].n_out
     if isinstance(unit, bool) or not (isinstance(unit, (int, np.integer)) and 0 <= unit < size):
         raise ValueError(f"unit must be an integer in [0, {size}) for layer {layer}, got {unit!r}")

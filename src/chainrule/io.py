@@ -1,6 +1,7 @@
-"""Saving and loading networks: one .npz file holding the arrays W0, b0, W1, b1, ... and the
-architecture as a JSON string under ``meta``; loaded with ``allow_pickle=False``, written atomically
-(to a temporary file in the same folder, then renamed over the target)."""
+"""The model file: one .npz file holding the arrays W0, b0, W1, b1, ... and the architecture as a
+JSON string under ``meta``; read with ``allow_pickle=False``, written atomically (to a temporary file
+in the same folder, then renamed over the target). ``Network.save`` and ``network.load`` call
+``save`` and ``read`` here; this module knows layers, not networks, so it sits below ``network``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .activations import get_activation
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
-from .network import Network
+from .models import default_model_path
 
 FORMAT = "chainrule-network"
 TEMPORARY_SUFFIX = ".tmp"
@@ -68,8 +70,8 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def save(net: Network, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Write ``net`` (and optional JSON-ready ``metadata``) to ``path``."""
+def save(net, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write the Network ``net`` (and optional JSON-ready ``metadata``) to ``path``."""
     meta = {"format": FORMAT, "version": VERSION, **net.config(), "metadata": metadata or getattr(net, "metadata", {})}
     arrays = {}
     for k, layer in enumerate(net.dense):
@@ -78,11 +80,10 @@ def save(net: Network, path: str | os.PathLike, metadata: dict | None = None) ->
     atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
 
-def load(path: str | os.PathLike | None = None) -> Network:
-    """Read a network saved by ``save``; with no path, the bundled default digit model."""
+def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]:
+    """(layers, loss name, metadata) of a network saved by ``save``; with no path, those of the
+    bundled default digit model."""
     if path is None:
-        from .models import default_model_path
-
         path = default_model_path()
     path = Path(path)
     if not path.is_file():
@@ -96,11 +97,9 @@ def load(path: str | os.PathLike | None = None) -> Network:
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chainrule model file (format {meta.get('format')!r})")
     try:
-        net = Network(_layers(meta, arrays, path), meta["loss"])
+        return _layers(meta, arrays, path), meta["loss"], meta.get("metadata", {})
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a chainrule model file (missing or malformed field {err})") from None
-    net.metadata = meta.get("metadata", {})
-    return net
 
 
 def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
@@ -117,10 +116,8 @@ def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
             layers.append(Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False)))
             k += 1
         elif kind == "activation":
-            from .activations import LeakyReLU
-
-            name = cfg["name"]
-            layers.append(ActivationLayer(LeakyReLU(cfg["slope"]) if name == "leaky_relu" else name))
+            arguments = {key: value for key, value in cfg.items() if key not in ("type", "name")}
+            layers.append(ActivationLayer(get_activation(cfg["name"], **arguments)))
         elif kind == "dropout":
             layers.append(Dropout(cfg["rate"]))
         elif kind == "standardize":

@@ -1,60 +1,32 @@
-"""Layers. Each has ``forward(x, ...) -> (y, cache)`` and ``backward(cache, grad_y) -> (grad_x, grads)``,
-the vector-Jacobian product of the layer: given grad_y = dC/dy it returns dC/dx and the gradient of C
+"""Layers. Each has ``forward(x) -> (y, cache)`` and ``backward(cache, delta) -> (delta_prev, grads)``,
+the vector-Jacobian product of the layer: given delta = dC/dy it returns dC/dx and the gradient of C
 with respect to the layer's own parameters. Layers keep no per-call state, so one network can serve
-several threads. With ``overwrite=True`` the caller says that x (or grad_y) is a temporary of the
-pass that nothing else holds, so the layer may write its result over it instead of into a new array.
+several threads.
 
 Samples are rows: x has shape (m, n_in).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from .activations import Activation, get_activation
-from .blas import DIRECT_MIN
 
 Grads = tuple[np.ndarray, ...]
 
 
-class OuterProducts(NamedTuple):
-    """The weight gradient dC/dW = delta^T X (the sum over samples of delta_i x_i^T) kept as its
-    two factors: an SGD step applies it with one gemm (``blas.gemm_update``) instead of forming
-    the matrix and then making a second pass over W to subtract it."""
-
-    delta: np.ndarray
-    x: np.ndarray
-
-    def matrix(self) -> np.ndarray:
-        """delta^T X itself."""
-        return outer_products(self.delta, self.x)
-
-
-def outer_products(delta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """delta^T X, the sum over samples of delta_i x_i^T. For one sample an elementwise broadcast
-    (gemm with inner dimension 1 is several times slower); when delta is row-major and X
-    column-major (an output layer's delta from the loss, its input from the layer below), as
-    (X^T delta)^T, whose factors then lie as BLAS reads them: 2x faster for a 10 x 800 layer."""
-    if len(x) == 1:
-        return delta.T * x
-    if delta.flags.c_contiguous and x.flags.f_contiguous and not delta.flags.f_contiguous:
-        return (x.T @ delta).T
-    return delta.T @ x
-
-
 class Layer:
-    """Base class of all layers."""
+    """Base class of all layers. ``forward`` takes ``training`` (and a generator ``rng``) for the
+    layers that act only while training; ``backward`` skips dC/dx when ``need_input_grad`` is
+    False (nothing below needs it) and returns None in its place."""
 
     params: tuple[np.ndarray, ...] = ()
 
-    def forward(self, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None,
-                overwrite: bool = False):
+    def forward(self, x: np.ndarray, training: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, object]:
         raise NotImplementedError
 
-    def backward(self, cache, grad_y: np.ndarray, need_input_grad: bool = True,
-                 overwrite: bool = False) -> tuple[np.ndarray | None, Grads]:
+    def backward(self, cache, delta: np.ndarray, need_input_grad: bool = True) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
 
     def config(self) -> dict:
@@ -77,7 +49,8 @@ class Dense(Layer):
         W = np.asarray(W)
         b = np.asarray(b, dtype=W.dtype)
         if W.ndim != 2 or b.shape != (W.shape[0],):
-            raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), got W {W.shape} and b {b.shape}")
+            raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), "
+                             f"got W {W.shape} and b {b.shape}")
         self.W = W
         self.b = b
 
@@ -93,23 +66,25 @@ class Dense(Layer):
     def n_out(self) -> int:
         return self.W.shape[0]
 
-    def forward(self, x, training=False, rng=None, overwrite=False):
-        # Computed as Z^T = W X^T, samples as columns (Higham & Higham's own layout): OpenBLAS runs
-        # that product up to 1.8x faster than X W^T. Z is its transpose, a column-major view, and
-        # the next layer's W Z^T reads it as it lies.
+    def forward(self, x, training=False, rng=None):
+        # Computed as Z^T = W X^T, samples as columns (Higham & Higham's own layout), which OpenBLAS
+        # runs faster than X W^T. Z is its transpose, a column-major view, and the next layer's
+        # W Z^T reads it as it lies.
         z = (self.W @ x.T).T
         z += self.b
         return z, x
 
-    def backward(self, cache, grad_y, need_input_grad=True, overwrite=False, factored=False):
-        """With ``factored`` a large dW comes as OuterProducts(delta, X), for an SGD step to apply
-        unformed."""
-        x = cache
-        # factored only where the one-gemm update pays: for a small W the call costs more than the pass
-        dW = OuterProducts(grad_y, x) if factored and self.W.size >= DIRECT_MIN else outer_products(grad_y, x)
-        db = np.ones(len(grad_y), grad_y.dtype) @ grad_y  # delta^T 1: a BLAS gemv, 4x faster than .sum(axis=0)
-        grad_x = (self.W.T @ grad_y.T).T if need_input_grad else None  # (W^T delta^T)^T, column-major like Z
-        return grad_x, (dW, db)
+    def backward(self, cache, delta, need_input_grad=True):
+        delta, x = self.weight_gradient_factors(cache, delta)
+        dW = delta.T @ x  # the sum over samples of delta_i x_i^T
+        db = delta.sum(axis=0)
+        delta_prev = delta @ self.W if need_input_grad else None
+        return delta_prev, (dW, db)
+
+    def weight_gradient_factors(self, cache, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """dC/dW = delta^T X as its two factors (delta, X): an optimiser that applies the product
+        without forming it (``chainrule.fused``) asks for these instead of dC/dW."""
+        return delta, cache
 
     def config(self) -> dict:
         return {"type": "dense", "n_in": self.n_in, "n_out": self.n_out}
@@ -128,20 +103,15 @@ class ActivationLayer(Layer):
     def name(self) -> str:
         return self.activation.name
 
-    def forward(self, x, training=False, rng=None, overwrite=False):
-        a = self.activation.forward_in_place(x) if overwrite else self.activation.forward(x)
+    def forward(self, x, training=False, rng=None):
+        a = self.activation.forward(x)
         return a, a
 
-    def backward(self, cache, grad_y, need_input_grad=True, overwrite=False):
-        if overwrite:
-            return self.activation.backward_in_place(cache, grad_y), ()
-        return self.activation.backward(cache, grad_y), ()
+    def backward(self, cache, delta, need_input_grad=True):
+        return self.activation.backward(cache, delta), ()
 
     def config(self) -> dict:
-        cfg = {"type": "activation", "name": self.name}
-        if self.name == "leaky_relu":
-            cfg["slope"] = self.activation.slope
-        return cfg
+        return {"type": "activation", "name": self.name, **self.activation.arguments()}
 
     def __repr__(self) -> str:
         return f"Activation({self.name})"
@@ -156,17 +126,22 @@ class Dropout(Layer):
             raise ValueError(f"dropout rate must lie in [0, 1), got {rate!r}")
         self.rate = float(rate)
 
-    def forward(self, x, training=False, rng=None, overwrite=False):
+    def forward(self, x, training=False, rng=None):
         if not training or self.rate == 0:
             return x, None
+        keep = self.mask(x, rng)
+        return x * keep, keep
+
+    def mask(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """mask / (1 - rate) for a batch like x: each entry 0 with probability ``rate``."""
         keep = (rng.random(x.shape, dtype=np.float32) >= self.rate).astype(x.dtype)
         keep /= 1 - self.rate
-        return np.multiply(x, keep, out=x if overwrite else None), keep
+        return keep
 
-    def backward(self, cache, grad_y, need_input_grad=True, overwrite=False):
+    def backward(self, cache, delta, need_input_grad=True):
         if cache is None:
-            return grad_y, ()
-        return np.multiply(grad_y, cache, out=grad_y if overwrite else None), ()
+            return delta, ()
+        return delta * cache, ()
 
     def config(self) -> dict:
         return {"type": "dropout", "rate": self.rate}
@@ -191,7 +166,7 @@ class Standardize(Layer):
     def n_out(self) -> int:
         return int(np.prod(self.input_shape))
 
-    def forward(self, x, training=False, rng=None, overwrite=False):
+    def forward(self, x, training=False, rng=None):
         x2 = x.reshape(x.shape[0], -1)
         if self.offset == 0:  # x / 255: one pass instead of two
             return np.multiply(x2, self.scale, dtype=self.dtype), x.shape
@@ -199,11 +174,18 @@ class Standardize(Layer):
         y *= self.scale
         return y, x.shape
 
-    def backward(self, cache, grad_y, need_input_grad=True, overwrite=False):
-        return (grad_y * self.scale).reshape(cache) if need_input_grad else None, ()
+    def backward(self, cache, delta, need_input_grad=True):
+        return (delta * self.scale).reshape(cache) if need_input_grad else None, ()
 
     def config(self) -> dict:
-        return {"type": "standardize", "offset": self.offset, "scale": self.scale, "input_shape": list(self.input_shape)}
+        return {"type": "standardize", "offset": self.offset, "scale": self.scale,
+                "input_shape": list(self.input_shape)}
 
     def __repr__(self) -> str:
         return f"Standardize(offset={self.offset:g}, scale={self.scale:g}, input_shape={self.input_shape})"
+
+
+def standard_scaling(images: np.ndarray) -> tuple[float, float, tuple[int, ...]]:
+    """(offset, scale, input_shape) of the Standardize layer that maps ``images`` (m, *shape) to
+    values of mean 0 and standard deviation 1 over all their pixels: offset = mean, scale = 1 / std."""
+    return float(images.mean()), 1.0 / float(images.std()), tuple(images.shape[1:])

@@ -14,7 +14,9 @@ the output layer's weighted input z is simple and numerically safe (no log of 0,
                                             dC/dz = (a - y) / m
 
 For those, ``value`` and ``gradient`` take z, not a (``takes_logits`` is True), and
-``output_activation`` names the activation they absorb.
+``output_activation`` names the activation they absorb. A loss with ``mean`` True is a mean over the
+samples (its value per sample is C itself), one without a sum (C / m). Cross-entropy takes integer
+labels as they are (``takes_labels``); every other loss takes one-hot rows in their place.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Loss:
 
     name = "loss"
     takes_logits = False
+    takes_labels = False
+    mean = False
     output_activation: str | None = None
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
@@ -80,6 +84,7 @@ class MeanSquaredError(Loss):
     value is this one / n_L (the same when there is one output)."""
 
     name = "mean_squared_error"
+    mean = True
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
         d = output - y
@@ -96,6 +101,8 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     takes_logits = True
+    takes_labels = True
+    mean = True
     output_activation = "softmax"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
@@ -130,6 +137,7 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     takes_logits = True
+    mean = True
     output_activation = "sigmoid"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:

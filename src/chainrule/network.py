@@ -15,10 +15,13 @@ Over a minibatch these are matrix-matrix products, one row per sample.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Sequence
 
 import numpy as np
 
+from . import io
+from .init import default_initializer, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .losses import Loss, get_loss
 
@@ -75,10 +78,10 @@ class Network:
         return copy.deepcopy(self)
 
     # ---- forward ---------------------------------------------------------------------------
-    def forward(self, X: np.ndarray) -> np.ndarray:
-        """The output a^(L) for each row of X."""
-        X = self.check_inputs(X)
-        return self._forward(X, self.layers)[0]
+    def forward(self, X: np.ndarray, check: bool = True) -> np.ndarray:
+        """The output a^(L) for each row of X (``check=False``: X is already checked)."""
+        X = self.check_inputs(X) if check else X
+        return self.forward_pass(X, self.layers)[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """The output a^(L): class probabilities for a softmax network."""
@@ -88,7 +91,7 @@ class Network:
         """Class labels (the index of the largest output; for one sigmoid output, a >= 0.5) for a
         classifier, the output a^(L) itself for a regression network."""
         if self.output_activation == "softmax":  # softmax keeps the order within a row: argmax a = argmax z
-            return self._forward(self.check_inputs(X), self.layers[:-1])[0].argmax(axis=1)
+            return self.forward_pass(self.check_inputs(X), self.layers[:-1])[0].argmax(axis=1)
         out = self.forward(X)
         if not self.is_classifier:
             return out
@@ -96,51 +99,47 @@ class Network:
             return (out[:, 0] >= 0.5).astype(np.int64)
         return out.argmax(axis=1)
 
-    def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
-        X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
-        return self._loss_value(X, Y)
-
-    def _loss_value(self, X, Y) -> float:
-        """Unchecked: the loss C for checked X and Y (a forward pass only)."""
-        return self.loss.value(self._forward(X, self._loss_layers)[0], self._dense_targets(Y))
+    def loss_value(self, X: np.ndarray, Y: np.ndarray, check: bool = True) -> float:
+        """The loss C on (X, Y), a forward pass only."""
+        if check:
+            X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+        return self.loss.value(self.forward_pass(X, self.loss_layers)[0], self.loss_targets(Y))
 
     # ---- backward --------------------------------------------------------------------------
-    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, Gradients]:
+    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray, check: bool = True) -> tuple[float, Gradients]:
         """The loss C and its gradient: ``grads[k] == (dC/dW, dC/db)`` for ``net.dense[k]``."""
-        X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
-        loss, grads, _ = self._loss_and_gradient(X, Y)
+        if check:
+            X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+        loss, grads, _ = self.backprop(X, Y)
         return loss, grads
 
-    def _loss_and_gradient(self, X, Y, training=False, rng=None, scale: float = 1.0,
-                           factored: bool = False, overwrite: bool = False) -> tuple[float, Gradients, np.ndarray]:
-        """Unchecked: (C, gradients, the output the loss took) for checked X and Y; with ``scale``
-        the gradients of scale * C (C itself unscaled), as an SGD step eta dC/dtheta needs; with
-        ``factored`` each dC/dW as OuterProducts(delta, X), for ``SGD.step_scaled``; with
-        ``overwrite`` the passes write over their own temporaries instead of allocating new ones."""
-        out, caches = self._forward(X, self._loss_layers, training, rng, overwrite)
+    def backprop(self, X: np.ndarray, Y: np.ndarray, training: bool = False,
+                 rng: np.random.Generator | None = None) -> tuple[float, Gradients, np.ndarray]:
+        """For checked X and Y: (C, the gradients, the output the loss took), as a training step
+        needs them; ``training`` switches dropout on, drawing from ``rng``."""
+        out, caches = self.forward_pass(X, self.loss_layers, training, rng)
         # delta = dC/da^(L), or dC/dz^(L) for a loss fused with sigma_L
-        loss, delta = self.loss.value_and_gradient(out, self._dense_targets(Y))
-        if scale != 1.0:
-            delta = delta * scale
-        grads, _ = self._backward(caches, delta, self._loss_layers, False, factored, overwrite)
+        loss, delta = self.loss.value_and_gradient(out, self.loss_targets(Y))
+        grads, _ = self.backward_pass(caches, delta, self.loss_layers, need_input_grad=False)
         return loss, grads, out
 
-    def input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None, Y: np.ndarray | None = None) -> np.ndarray:
+    def input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None,
+                       Y: np.ndarray | None = None) -> np.ndarray:
         """d a^(L)_k / dx for each row x of X (k = ``output``: one index, one per row, or by default
         each row's largest output); with targets ``Y``, the gradient of the loss instead.
         The result has the shape of X: the saliency of each input component."""
         X = self.check_inputs(X)
         if Y is not None:
-            Y = self._dense_targets(self.check_targets(Y, len(X)))
-            out, caches = self._forward(X, self._loss_layers)
-            return self._backward(caches, self.loss.gradient(out, Y), self._loss_layers)[1]
-        out, caches = self._forward(X, self.layers)
+            Y = self.loss_targets(self.check_targets(Y, len(X)))
+            out, caches = self.forward_pass(X, self.loss_layers)
+            return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers)[1][0]
+        out, caches = self.forward_pass(X, self.layers)
         k = out.argmax(axis=1) if output is None else np.broadcast_to(np.asarray(output), (len(X),))
         if not np.issubdtype(k.dtype, np.integer) or k.min() < 0 or k.max() >= self.n_outputs:
             raise ValueError(f"output must be integers in [0, {self.n_outputs}), got {output!r}")
         seed = np.zeros_like(out)
         seed[np.arange(len(X)), k] = 1
-        return self._backward(caches, seed, self.layers)[1]
+        return self.backward_pass(caches, seed, self.layers)[1][0]
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         """The n_L x n_0 Jacobian d a^(L) / dx of the output with respect to one input x: row k is
@@ -154,45 +153,41 @@ class Network:
 
     # ---- the two passes --------------------------------------------------------------------
     @property
-    def _loss_layers(self) -> list[Layer]:
+    def loss_layers(self) -> list[Layer]:
         """The layers whose output the loss takes: all but a final activation fused into the loss."""
         return self.layers[:-1] if self.loss.takes_logits else self.layers
 
     @staticmethod
-    def _forward(X, layers, training=False, rng=None, overwrite=False):
-        """The output and each layer's cache. With ``overwrite`` a layer may write its result over
-        its input when that is a temporary of this pass that no cache holds (never X itself)."""
-        caches, held = [], {id(X)}  # the arrays no layer may write over (caches stay alive, so ids are unique)
+    def forward_pass(X: np.ndarray, layers: Sequence[Layer], training: bool = False,
+                     rng: np.random.Generator | None = None) -> tuple[np.ndarray, list]:
+        """a^(k) = layer_k(a^(k-1)) from a^(0) = X: the last output and each layer's cache."""
+        caches = []
         a = X
         for layer in layers:
-            a, cache = layer.forward(a, training, rng, overwrite and id(a) not in held)
+            a, cache = layer.forward(a, training, rng)
             caches.append(cache)
-            if overwrite:
-                held.add(id(cache))
         return a, caches
 
     @staticmethod
-    def _backward(caches, delta, layers, need_input_grad=True, factored=False, overwrite=False):
-        """Carry delta = dC/d(output) back through the layers, left to right in the product
-        dC/da^(L) J_L J_(L-1) ... ; collects (dC/dW, dC/db) for each Dense layer (dC/dW as
-        OuterProducts with ``factored``). With ``overwrite`` the caller gives up delta, and each
-        layer may write its result over the delta it receives (below the top, a new array from the
-        layer above; a Dense layer keeps the delta it receives, so it never overwrites)."""
-        grads = []
-        # below the first layer with parameters (a digit model's Standardize) no gradient is needed
+    def backward_pass(caches: list, delta: np.ndarray, layers: Sequence[Layer],
+                      need_input_grad: bool = True) -> tuple[Gradients, list]:
+        """The delta recursion: carry delta = dC/d(output) back through the layers, left to right
+        in the product dC/da^(L) J_L J_(L-1) ... Returns (dC/dW, dC/db) for each Dense layer and
+        ``deltas``, where deltas[i] = dC/d(input of layer i) and deltas[-1] the delta given; without
+        ``need_input_grad`` the recursion stops at the first layer with parameters (deltas below
+        it stay None: a digit model's Standardize needs none)."""
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        deltas: list = [None] * len(layers) + [delta]
+        grads = []
         for i in range(len(layers) - 1, -1, -1):
             needed = need_input_grad or i > first
-            if factored and layers[i].params:
-                delta, layer_grads = layers[i].backward(caches[i], delta, needed, False, True)
-            else:
-                delta, layer_grads = layers[i].backward(caches[i], delta, needed, overwrite)
+            deltas[i], layer_grads = layers[i].backward(caches[i], deltas[i + 1], needed)
             if layer_grads:
                 grads.append(layer_grads)
-            if delta is None:
+            if deltas[i] is None:
                 break
         grads.reverse()
-        return grads, delta
+        return grads, deltas
 
     # ---- input checks at the public boundary ------------------------------------------------
     def check_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -201,7 +196,8 @@ class Network:
         X = np.asarray(X)
         shape = self.input_shape
         if X.ndim == len(shape) and X.shape == shape:
-            raise ValueError(f"X must be a batch of shape (m, {', '.join(map(str, shape))}); got one sample {X.shape}: use X[None]")
+            raise ValueError(f"X must be a batch of shape (m, {', '.join(map(str, shape))}); "
+                             f"got one sample {X.shape}: use X[None]")
         if X.shape[1:] != shape:
             raise ValueError(f"X must have shape (m, {', '.join(map(str, shape))}), got {X.shape}")
         if X.dtype.kind not in "biuf":
@@ -225,14 +221,16 @@ class Network:
         if Y.ndim == 1 and n == 1:
             Y = Y[:, None]
         if Y.shape != (m, n):
-            raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), got {Y.shape}")
+            raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), "
+                             f"got {Y.shape}")
         if Y.dtype.kind not in "biuf" or not np.isfinite(Y).all():
             raise ValueError(f"Y must be finite numbers, got dtype {Y.dtype} with NaN or infinite values")
         return Y.astype(self.dtype, copy=False)
 
-    def _dense_targets(self, Y: np.ndarray) -> np.ndarray:
-        """Integer labels become one-hot rows, except for cross-entropy, which indexes them directly."""
-        if Y.ndim == 1 and not self.loss.name == "cross_entropy":
+    def loss_targets(self, Y: np.ndarray) -> np.ndarray:
+        """Checked Y as the loss takes it: integer labels become one-hot rows, unless the loss takes
+        labels (cross-entropy indexes them directly)."""
+        if Y.ndim == 1 and not self.loss.takes_labels:
             onehot = np.zeros((len(Y), self.n_outputs), dtype=self.dtype)
             onehot[np.arange(len(Y)), Y] = 1
             return onehot
@@ -244,12 +242,21 @@ class Network:
 
     def save(self, path, metadata: dict | None = None) -> None:
         """Write the network to ``path`` (.npz, architecture as JSON), atomically."""
-        from .io import save
-
-        save(self, path, metadata)
+        io.save(self, path, metadata)
 
     def __repr__(self) -> str:
         return f"Network([{', '.join(map(repr, self.layers))}], loss={self.loss.name!r})"
+
+
+def load(path: str | os.PathLike | None = None) -> Network:
+    """Read a network written by ``Network.save``; with no path, the bundled default digit model."""
+    layers, loss, metadata = io.read(path)
+    try:
+        net = Network(layers, loss)
+    except TypeError as err:
+        raise ValueError(f"{path} is not a chainrule model file (malformed loss: {err})") from None
+    net.metadata = metadata
+    return net
 
 
 def mlp(
@@ -268,8 +275,6 @@ def mlp(
     Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
     ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
     scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
-    from .init import default_initializer, get_initializer
-
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")

@@ -18,20 +18,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .blas import gemm_update
-from .layers import OuterProducts
 
 
 class Optimizer:
-    """Base class. ``step(params, grads, lr)`` updates ``params`` in place.
-
-    An optimiser with ``linear = True`` uses g only through eta g and also has
-    ``step_scaled(params, steps, lr)``, which takes steps = eta g: the gradient of the scaled loss
-    eta C. Backpropagation gets that for the price of scaling the output's delta (m x n_L numbers)
-    instead of every dC/dW, and ``fit`` hands each eta dC/dW over unformed, as its factors
-    OuterProducts(eta delta, X), so that plain SGD applies it with one gemm: W <- W - (eta delta)^T X."""
-
-    linear = False
+    """Base class. ``step(params, grads, lr)`` updates ``params`` in place, each through
+    ``update(p, g, state, lr)`` with g including weight decay; ``state`` holds one dict per array."""
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -58,9 +49,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain, momentum (mu > 0) or Nesterov momentum gradient descent."""
 
-    linear = True
-
-    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
@@ -69,64 +59,26 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = nesterov
 
-    def step(self, params, grads, lr=None):
-        lr = self.lr if lr is None else lr
-        self.step_scaled(params, [lr * g for g in grads], lr)
-
-    def step_scaled(self, params: Sequence[np.ndarray], steps: Sequence[np.ndarray], lr: float | None = None) -> None:
-        """The update from steps = eta dC/dtheta (eta = ``lr``, which weight decay still needs),
-        each an array or, for a weight matrix, OuterProducts(eta delta, X). The step arrays are
-        scratch: they are overwritten."""
-        lr = self.lr if lr is None else lr
-        if not self.state:
-            self.state = [{} for _ in params]
-        for p, s, state in zip(params, steps, self.state):
-            decay = lr * self.weight_decay if p.ndim == 2 else 0.0
-            if isinstance(s, OuterProducts):
-                # W <- (1 - eta lambda) W - (eta delta)^T X as one gemm and one pass over W
-                if self.momentum == 0:
-                    gemm_update(p, s.delta.T, s.x, -1.0, 1.0 - decay)
-                    continue
-                s = s.matrix()
-            if self.momentum == 0 and not decay:
-                p -= s
-                continue
-            v = None
-            if self.momentum:
-                v = state.get("v")
-                if v is None:
-                    v = state["v"] = np.zeros_like(p)
-            # In blocks of rows of about 256 kB, so that the update's five to seven passes over
-            # theta, v and eta g run in the core's cache: 3x faster than streaming each whole
-            # matrix (a 784 x 800 W is 2.5 MB) from memory for every pass.
-            rows = max(1, _BLOCK_BYTES // max(1, p[:1].nbytes))
-            for a in range(0, len(p), rows):
-                block = slice(a, a + rows)
-                self._update_block(p[block], s[block], None if v is None else v[block], decay)
-
-    def _update_block(self, p: np.ndarray, s: np.ndarray, v: np.ndarray | None, decay: float) -> None:
-        mu = self.momentum
-        if decay:
-            s += decay * p  # eta (g + lambda W)
-        if v is None:
-            p -= s
+    def update(self, p, g, state, lr):
+        if not self.momentum:
+            p -= lr * g
             return
-        v *= mu
-        v -= s  # v = mu v - eta g
-        if self.nesterov:  # theta + mu v - eta g
-            p -= s
-            p += np.multiply(v, mu, out=s)
+        v = state.get("v")
+        if v is None:
+            v = state["v"] = np.zeros_like(p)
+        v *= self.momentum
+        v -= lr * g  # v = mu v - eta g
+        if self.nesterov:
+            p += self.momentum * v - lr * g
         else:
             p += v
-
-
-_BLOCK_BYTES = 256 * 1024
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias-corrected first and second moments."""
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 

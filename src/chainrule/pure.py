@@ -91,7 +91,8 @@ class PureNetwork:
             if not W or any(len(row) != n_in for row in W) or len(b) != len(W):
                 raise ValueError(f"layer {l + 1}: W must be an (n_out, n_in) list of rows and b have n_out entries")
             if l and n_in != len(self.weights[l - 1]):
-                raise ValueError(f"layer {l + 1} takes {n_in} inputs but layer {l} has {len(self.weights[l - 1])} outputs")
+                raise ValueError(f"layer {l + 1} takes {n_in} inputs but layer {l} has "
+                                 f"{len(self.weights[l - 1])} outputs")
         self.sigmas = [ACTIVATIONS[hidden]] * (len(self.weights) - 1)
         self.sigmas.append(softmax if output == "softmax" else ACTIVATIONS[output])
         self.loss = loss
@@ -113,7 +114,8 @@ class PureNetwork:
         a = self.feedforward(x)
         return a.index(max(a))
 
-    def loss_and_gradient(self, X: Sequence[Sequence[float]], Y: Sequence[Target]) -> tuple[float, list[tuple[Matrix, Vector]]]:
+    def loss_and_gradient(self, X: Sequence[Sequence[float]],
+                          Y: Sequence[Target]) -> tuple[float, list[tuple[Matrix, Vector]]]:
         """The loss C over the samples X (targets Y: class labels or target vectors) and its
         gradient, ``grads[l] == (dC/dW, dC/db)`` for layer l + 1, summed over the samples."""
         if len(X) != len(Y) or not X:

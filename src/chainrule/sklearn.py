@@ -27,10 +27,11 @@ scikit-learn's. The classifier keeps chainrule's initialisation.
 
 Solvers: "adam" and "sgd" (momentum, Nesterov by default, as in scikit-learn) run epochs of shuffled
 minibatches through chainrule.optimizers (whose Adam adds epsilon to sqrt(s_hat), as Kingma & Ba and
-PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon); "gd-linesearch" takes one full-batch gradient step per
-iteration, its length chosen by Armijo backtracking (chainrule.optimizers.armijo_step, first trying
-twice the last accepted length), so learning_rate_init and batch_size do not apply to it. Each fit
-builds a new network, unless warm_start is set and one exists, and a fresh optimiser. Training
+PyTorch do, where scikit-learn adds it to sqrt(s): the two differ only while |g| is near epsilon);
+"gd-linesearch" takes one full-batch gradient step per iteration, its length chosen by Armijo
+backtracking (chainrule.optimizers.armijo_step, first trying twice the last accepted length), so
+learning_rate_init and batch_size do not apply to it. Each fit builds a new network, unless
+warm_start is set and one exists, and a fresh optimiser. Training
 stops after max_iter iterations or, as in scikit-learn, once the training loss (with early_stopping:
 the validation score) has not improved by tol for more than n_iter_no_change iterations in a row.
 
@@ -56,9 +57,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .losses import get_loss
 from .network import Network, mlp
 from .optimizers import SGD, Adam, Optimizer, armijo_step
-from .training import MEAN_LOSSES, DivergedError
+from .training import BestParameters, check_finite, flatten, minibatches, train_step
 
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh",
                "relu": "relu", "leaky_relu": "leaky_relu"}
@@ -167,7 +169,8 @@ class _MLP(BaseEstimator):
     def _train(self, X, Y, validation) -> None:
         """Iterate until max_iter or until no improvement by tol for more than n_iter_no_change
         iterations; with validation data, keep the parameters of the best validation score."""
-        best, best_params, stale = -math.inf, None, 0
+        best, stale = -math.inf, 0
+        kept = BestParameters(self.net_.params())
         for _ in range(self.max_iter):
             loss = self._iteration(X, Y)
             self._record(loss)
@@ -175,8 +178,8 @@ class _MLP(BaseEstimator):
                 score = self._validation_score(*validation)
                 self.validation_scores_.append(score)
                 stale = stale + 1 if score < best + self.tol else 0
-                if score > best:
-                    best, best_params = score, [p.copy() for p in self.net_.params()]
+                best = max(best, score)
+                kept.offer(-score)
             else:
                 stale = stale + 1 if -loss < best + self.tol else 0
                 best = max(best, -loss)
@@ -190,9 +193,7 @@ class _MLP(BaseEstimator):
         else:
             warnings.warn(f"{type(self).__name__}: the maximum of {self.max_iter} iterations was reached "
                           "before convergence; raise max_iter", ConvergenceWarning)
-        if best_params is not None:
-            for p, saved in zip(self.net_.params(), best_params):
-                p[...] = saved
+        kept.restore()
 
     def _record(self, loss: float) -> None:
         self.loss_curve_.append(loss)
@@ -210,48 +211,45 @@ class _MLP(BaseEstimator):
             return self._line_search_step(X, Y)
         m = len(X)
         size = min(200, m) if self.batch_size == "auto" else min(self.batch_size, m)
-        order = self._rng.permutation(m)
-        params = self.net_.params()
         total = 0.0
-        for start in range(0, m, size):
-            rows = order[start:start + size]
-            loss, grads = self._objective_and_gradient(X[rows], Y[rows])
-            self._optimizer.step(params, grads)
+        for rows in minibatches(m, size, self._rng):
+            loss, _ = train_step(self.net_, self._optimizer, X[rows], Y[rows], where=self._where(),
+                                 objective=self._objective)
             total += loss * len(rows)
         return total / m
 
     def _line_search_step(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One Armijo step on all of X; self._step_length keeps the step it took (0: none helped)."""
-        dense_Y = self.net_._dense_targets(Y)
-
         def objective() -> float:
-            out = self.net_._forward(X, self.net_._loss_layers)[0]
-            return self.net_.loss.value(out, dense_Y) * self._loss_scale(len(X)) + self._penalty(len(X))
+            return self.net_.loss_value(X, Y, check=False) * self._loss_scale(len(X)) + self._penalty(len(X))
 
         self._step_length, _, after = armijo_step(
-            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(), alpha0=2 * self._step_length or 1.0
+            lambda: self._objective_and_gradient(X, Y), objective, self.net_.params(),
+            alpha0=2 * self._step_length or 1.0
         )
         return after
 
     def _objective_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """J_B and [dJ/dW^(1), dJ/db^(1), ...] on the rows X, Y (see the module docstring)."""
-        m = len(X)
-        loss, grads, _ = self.net_._loss_and_gradient(X, Y)
-        if not math.isfinite(loss):
-            raise DivergedError(f"the loss became {loss} in iteration {self.n_iter_ + 1}: lower "
-                                f"learning_rate_init (now {self.learning_rate_init:g})")
+        loss, grads = self._objective(*self.net_.loss_and_gradient(X, Y, check=False), len(X))
+        check_finite(loss, self.learning_rate_init, self._where())
+        return loss, flatten(grads)
+
+    def _objective(self, loss: float, grads: list, m: int) -> tuple[float, list]:
+        """J_B and its gradient from C_B and its gradient, on m rows."""
         scale = self._loss_scale(m)
-        flat = []
         for (dW, db), layer in zip(grads, self.net_.dense):
             dW *= scale  # in place: the backward pass allocated these arrays for us alone
             dW += (self.alpha / m) * layer.W
             db *= scale
-            flat += [dW, db]
-        return loss * scale + self._penalty(m), flat
+        return loss * scale + self._penalty(m), grads
+
+    def _where(self) -> str:
+        return f"in iteration {self.n_iter_ + 1}"
 
     def _loss_scale(self, m: int) -> float:
         """1 for a loss that is already a mean over the rows, 1/m for one that sums over them."""
-        return 1.0 if self.net_.loss.name in MEAN_LOSSES else 1.0 / m
+        return 1.0 if self.net_.loss.mean else 1.0 / m
 
     def _penalty(self, m: int) -> float:
         return self.alpha / (2 * m) * sum(float(np.vdot(layer.W, layer.W)) for layer in self.net_.dense)
@@ -282,7 +280,8 @@ class _MLP(BaseEstimator):
             _integer("batch_size", self.batch_size, 1)
         return tuple(int(n) for n in hidden)
 
-    def _initial_parameters(self, sizes: list[int], random_state: np.random.RandomState) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _initial_parameters(self, sizes: list[int],
+                            random_state: np.random.RandomState) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W, b) per layer to start from; none: keep chainrule.mlp's (He for ReLU, else Glorot; b = 0)."""
         return []
 
@@ -302,7 +301,7 @@ class _MLP(BaseEstimator):
         """a^(L) for the rows of X, after checking X against what fit saw."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=FLOATS)
-        return self.net_._forward(X.astype(self.net_.dtype, copy=False), self.net_.layers)[0]
+        return self.net_.forward(X.astype(self.net_.dtype, copy=False), check=False)
 
 
 class MLPClassifier(ClassifierMixin, _MLP):
@@ -353,10 +352,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def _loss_and_output(self) -> tuple[str, str]:
         loss = "cross_entropy" if self.loss == "auto" else self.loss
-        fused = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-        output = fused.get(loss, "sigmoid") if self.output == "auto" else self.output
-        if loss in fused and output != fused[loss]:
-            raise ValueError(f"output must be {fused[loss]!r} for loss {loss!r}, got {output!r}")
+        needs = get_loss(loss).output_activation  # the activation a loss fused with it absorbs
+        output = (needs or "sigmoid") if self.output == "auto" else self.output
+        if needs and output != needs:
+            raise ValueError(f"output must be {needs!r} for loss {loss!r}, got {output!r}")
         return loss, output
 
     def _n_outputs(self, Y: np.ndarray) -> int:
@@ -368,14 +367,16 @@ class MLPClassifier(ClassifierMixin, _MLP):
         if first:
             self.classes_ = np.unique(y if classes is None else classes)
             if len(self.classes_) < 2:
-                raise ValueError(f"y must hold at least two classes to train a classifier, got one class: {self.classes_[0]!r}")
+                raise ValueError("y must hold at least two classes to train a classifier, "
+                                 f"got one class: {self.classes_[0]!r}")
         known = np.isin(y, self.classes_)
         if not known.all():
-            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: {np.unique(y[~known]).tolist()}")
+            raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: "
+                             f"{np.unique(y[~known]).tolist()}")
         return np.searchsorted(self.classes_, y)
 
     def _validation_score(self, X, Y) -> float:
-        out = self.net_._forward(X, self.net_.layers)[0]
+        out = self.net_.forward(X, check=False)
         return float(np.mean(out.argmax(axis=1) == Y))
 
 
@@ -446,7 +447,7 @@ class MLPRegressor(RegressorMixin, _MLP):
         return Y
 
     def _validation_score(self, X, Y) -> float:
-        out = self.net_._forward(X, self.net_.layers)[0]
+        out = self.net_.forward(X, check=False)
         residual = float(np.sum((Y - out) ** 2))
         total = float(np.sum((Y - Y.mean(axis=0)) ** 2))
         return 1.0 - residual / total if total > 0 else 0.0

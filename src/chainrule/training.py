@@ -15,15 +15,15 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .network import Network
+from .network import Gradients, Network
 from .optimizers import Optimizer, make_optimizer
 
 
-MEAN_LOSSES = ("cross_entropy", "binary_cross_entropy", "mean_squared_error")
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class DivergedError(FloatingPointError):
@@ -62,6 +62,67 @@ def schedule_factor(name: str, progress: float, epochs: int, epoch: int) -> floa
     raise ValueError(f"unknown schedule {name!r}; choose one of constant, step, cosine")
 
 
+def minibatches(m: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The row indices of one epoch: a random permutation of range(m) cut into consecutive
+    minibatches of ``batch_size`` rows (the last one may be shorter)."""
+    order = rng.permutation(m)
+    for start in range(0, m, batch_size):
+        yield order[start:start + batch_size]
+
+
+def train_step(net: Network, optimizer: Optimizer, X: np.ndarray, Y: np.ndarray, lr: float | None = None,
+               rng: np.random.Generator | None = None, where: str = "",
+               objective: Callable[[float, Gradients, int], tuple[float, Gradients]] | None = None,
+               ) -> tuple[float, np.ndarray]:
+    """One step of gradient descent on the minibatch (X, Y), checked: backpropagation gives C and
+    dC/dtheta (dropout on), ``objective(C, grads, m)`` may turn them into another objective's (a
+    penalty, a rescaling), and ``optimizer`` updates the parameters with learning rate ``lr``.
+    Returns (C, the output the loss took); raises DivergedError when C is NaN or infinite
+    (``where`` names the step in its message)."""
+    loss, grads, out = net.backprop(X, Y, training=True, rng=rng)
+    if objective is not None:
+        loss, grads = objective(loss, grads, len(X))
+    check_finite(loss, optimizer.lr if lr is None else lr, where)
+    optimizer.step(net.params(), flatten(grads), lr)
+    return loss, out
+
+
+def flatten(grads: Gradients) -> list[np.ndarray]:
+    """[dC/dW^(1), dC/db^(1), dC/dW^(2), ...]: the gradients in the order of ``net.params()``."""
+    return [g for pair in grads for g in pair]
+
+
+def check_finite(loss: float, lr: float, where: str = "") -> None:
+    """DivergedError, with the hint to lower the learning rate, unless the loss is finite."""
+    if not math.isfinite(loss):
+        raise DivergedError(f"the loss became {loss}{' ' + where if where else ''} with learning rate {lr:g}: "
+                            f"lower the learning rate (for example to {lr / 10:g})")
+
+
+class BestParameters:
+    """The parameter arrays as they were at the lowest score offered so far; ``restore`` writes
+    them back (``keep_best``: the epoch with the lowest validation loss)."""
+
+    def __init__(self, params: list[np.ndarray]) -> None:
+        self.params = params
+        self.score = math.inf
+        self.saved: list[np.ndarray] | None = None
+
+    def offer(self, score: float) -> bool:
+        """Keep a copy of the parameters if ``score`` is lower than every score before; whether it was."""
+        if not score < self.score:
+            return False
+        self.score, self.saved = score, [p.copy() for p in self.params]
+        return True
+
+    def restore(self) -> None:
+        for p, saved in zip(self.params, self.saved or []):
+            p[...] = saved
+
+
+Step = Callable[..., tuple[float, np.ndarray]]
+
+
 def fit(
     net: Network,
     X: np.ndarray,
@@ -76,13 +137,14 @@ def fit(
     schedule: str = "constant",
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     time_budget: float | None = None,
-    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    augment: Augment | None = None,
     keep_best: bool = False,
     seed: int | None = 0,
     progress: bool = True,
     callback: Callable[[int, History, Network], bool | None] | None = None,
     start_epoch: int = 0,
     history: History | None = None,
+    step: Step = train_step,
 ) -> History:
     """Train ``net`` in place by minibatch gradient descent and return its History.
 
@@ -91,12 +153,59 @@ def fit(
     ``time_budget`` (seconds) sets the schedule's length and stops training when spent.
     ``keep_best`` restores the parameters of the epoch with the best validation loss at the end.
     ``callback(epoch, history, net)`` runs after each epoch; returning True stops training.
+    ``step`` takes each step (``train_step``, or ``chainrule.fused.train_step``, the same steps).
     Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
+    X, Y, validation, optimizer = _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum,
+                                           weight_decay, schedule)
+    history = history or History()
+    rng = np.random.default_rng(seed)
+    batch_size = min(batch_size, len(X))
+    steps_per_epoch = math.ceil(len(X) / batch_size)
+    t, total = start_epoch * steps_per_epoch, epochs * steps_per_epoch
+    best = BestParameters(net.params())
+    started = time.perf_counter()
+    spent = 0.0  # the share of the time budget used
+    bar = _progress_bar(epochs, start_epoch, progress)
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            loss_sum = hits = seen = 0
+            for idx in minibatches(len(X), batch_size, rng):
+                xb, yb = (X[idx] if augment is None else augment(X[idx], rng)), Y[idx]
+                if time_budget:
+                    spent = (time.perf_counter() - started) / time_budget
+                lr_t = optimizer.lr * schedule_factor(schedule, max(t / total, spent), epochs, epoch)
+                loss, out = step(net, optimizer, xb, yb, lr_t, rng, f"at epoch {epoch + 1}, step {t + 1}")
+                loss_sum += loss * len(yb) if net.loss.mean else loss
+                hits += count_correct(out, yb, 0.0 if net.loss.takes_logits else 0.5) if net.is_classifier else 0
+                seen, t = seen + len(yb), t + 1
+                if spent >= 1:
+                    break
+            _record(history, net, epoch, loss_sum / seen, hits / seen, lr_t, time.perf_counter() - t0, validation)
+            if keep_best and validation and best.offer(history.val_loss[-1]):
+                history.best_epoch = epoch + 1
+            bar.update(1)
+            bar.set_postfix(_postfix(history))
+            if callback is not None and callback(epoch + 1, history, net):
+                history.stopped_early = "callback"
+                break
+            if spent >= 1:
+                history.stopped_early = "time budget"
+                break
+    finally:
+        bar.close()
+    best.restore()
+    return history
+
+
+def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule):
+    """fit's arguments checked once at the boundary: X, Y, the validation pair and the optimiser."""
     X = net.check_inputs(X)
     Y = net.check_targets(Y, len(X))
+    validation = None
     if validation_data is not None:
         Xv = net.check_inputs(validation_data[0])
-        Yv = net.check_targets(validation_data[1], len(Xv))
+        validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
     if not (isinstance(epochs, int) and epochs >= 1):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not (isinstance(batch_size, int) and batch_size >= 1):
@@ -104,97 +213,36 @@ def fit(
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, lr, momentum, weight_decay)
     schedule_factor(schedule, 0.0, epochs, 0)  # reject an unknown name before any work
-    history = history or History()
-    rng = np.random.default_rng(seed)
-    m = len(X)
-    batch_size = min(batch_size, m)
-    steps_per_epoch = math.ceil(m / batch_size)
-    total_steps = epochs * steps_per_epoch
-    params = net.params()
-    mean_loss = net.loss.name in MEAN_LOSSES  # loss per batch = mean over its rows
-    classifier, threshold = net.is_classifier, 0.0 if net.loss.takes_logits else 0.5
-    best = (math.inf, None)
-    started = time.perf_counter()
-    bar = _progress_bar(epochs, start_epoch, progress)
-    step = start_epoch * steps_per_epoch
-    try:
-        for epoch in range(start_epoch, epochs):
-            t0 = time.perf_counter()
-            order = rng.permutation(m)
-            loss_sum = correct = 0.0
-            elapsed_fraction = 0.0
-            for start in range(0, m, batch_size):
-                idx = order[start:start + batch_size]
-                xb, yb = X[idx], Y[idx]
-                if augment is not None:
-                    xb = augment(xb, rng)
-                if time_budget:
-                    elapsed_fraction = (time.perf_counter() - started) / time_budget
-                progress_t = max(step / total_steps, elapsed_fraction)
-                lr_t = optimizer.lr * schedule_factor(schedule, progress_t, epochs, epoch)
-                # an SGD step needs only eta dC/dtheta, which backprop gets by scaling the output's
-                # delta, and applies each eta dC/dW = (eta delta)^T X without forming it; the
-                # passes' temporaries are fit's own, so layers may write over them
-                linear = optimizer.linear
-                loss, grads, out = net._loss_and_gradient(xb, yb, training=True, rng=rng, scale=lr_t if linear else 1.0,
-                                                          factored=linear, overwrite=True)
-                if not math.isfinite(loss):
-                    raise DivergedError(
-                        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1} with learning rate "
-                        f"{lr_t:g}: lower the learning rate (for example to {lr_t / 10:g})"
-                    )
-                flat = [g for pair in grads for g in pair]
-                if linear:
-                    optimizer.step_scaled(params, flat, lr_t)
-                else:
-                    optimizer.step(params, flat, lr_t)
-                loss_sum += loss * len(idx) if mean_loss else loss
-                if classifier:
-                    correct += _hits(out, yb, threshold)
-                step += 1
-                if time_budget and elapsed_fraction >= 1:
-                    break
-            seen = min(m, start + batch_size)
-            history.epoch.append(epoch + 1)
-            history.loss.append(loss_sum / seen)  # the mean loss per training sample this epoch
-            history.lr.append(lr_t)
-            history.seconds.append(time.perf_counter() - t0)
-            if classifier:
-                history.accuracy.append(correct / seen)  # on the training batches as they were seen
-            if validation_data is not None:
-                out = net._forward(Xv, net._loss_layers)[0]  # one pass serves the loss and the accuracy
-                history.val_loss.append(net.loss.value(out, net._dense_targets(Yv)))
-                if classifier:
-                    history.val_accuracy.append(_hits(out, Yv, threshold) / len(Xv))
-                if keep_best and history.val_loss[-1] < best[0]:
-                    best = (history.val_loss[-1], [p.copy() for p in params])
-                    history.best_epoch = epoch + 1
-            bar.update(1)
-            bar.set_postfix(_postfix(history))
-            if callback is not None and callback(epoch + 1, history, net):
-                history.stopped_early = "callback"
-                break
-            if time_budget and elapsed_fraction >= 1:
-                history.stopped_early = "time budget"
-                break
-    finally:
-        bar.close()
-    if keep_best and best[1] is not None:
-        for p, saved in zip(params, best[1]):
-            p[...] = saved
-    return history
+    return X, Y, validation, optimizer
+
+
+def _record(history: History, net: Network, epoch: int, loss: float, accuracy: float, lr: float, seconds: float,
+            validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Append one epoch to the history: the mean loss per training sample and the accuracy on the
+    training batches as they were seen, and the loss and accuracy on the validation data."""
+    history.epoch.append(epoch + 1)
+    history.loss.append(loss)
+    history.lr.append(lr)
+    history.seconds.append(seconds)
+    if net.is_classifier:
+        history.accuracy.append(accuracy)
+    if validation is not None:
+        Xv, Yv = validation
+        out = net.forward_pass(Xv, net.loss_layers)[0]  # one pass serves the loss and the accuracy
+        history.val_loss.append(net.loss.value(out, net.loss_targets(Yv)))
+        if net.is_classifier:
+            history.val_accuracy.append(count_correct(out, Yv, 0.0 if net.loss.takes_logits else 0.5) / len(Xv))
 
 
 def accuracy(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> float:
     """The share of rows whose predicted class equals the label (Y as labels or one-hot rows)."""
     hits = 0
     for start in range(0, len(X), batch_size):
-        out = net._forward(X[start:start + batch_size], net.layers)[0]
-        hits += _hits(out, Y[start:start + batch_size])
+        hits += count_correct(net.forward(X[start:start + batch_size], check=False), Y[start:start + batch_size])
     return hits / max(1, len(X))
 
 
-def _hits(out: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> int:
+def count_correct(out: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> int:
     """How many rows of the output pick the labelled class: the largest output, or for one unit,
     output >= threshold (0.5 for a probability, 0 for a logit)."""
     if out.shape[1] == 1:

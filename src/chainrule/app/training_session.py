@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import inspection
+from ..layers import standard_scaling
 from ..network import Network, mlp
 from ..optimizers import SGD
-from ..training import accuracy
+from ..training import DivergedError, accuracy, count_correct, minibatches, train_step
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 DATASETS = ("mnist", "fashion-mnist")
@@ -137,7 +138,7 @@ class TrainingSession:
         try:
             with threadpool_limits(limits=1, user_api="blas"):
                 self._train(config)
-        except (ValueError, FileNotFoundError, OSError, FloatingPointError) as err:
+        except (ValueError, FileNotFoundError, OSError, DivergedError) as err:
             self.state, self.message = "error", str(err)
 
     def _train(self, config: TrainingConfig) -> None:
@@ -149,42 +150,38 @@ class TrainingSession:
         Xv, Yv = data.test_images[:VALIDATION_SIZE], data.test_labels[:VALIDATION_SIZE].astype(np.intp)
         sizes = [784, *[config.width] * config.depth, 10]
         net = mlp(sizes, hidden=config.activation, output="softmax", loss="cross_entropy", dtype=np.float32,
-                  seed=config.seed, input_scaling=(float(X[:10000].mean()), 1.0 / float(X[:10000].std()), (28, 28)))
+                  seed=config.seed, input_scaling=standard_scaling(X[:10000]))
         net.metadata = {"dataset": config.dataset, "trained_in": "chainrule draw, live training", **asdict(config)}
         self.net = net
         optimizer = SGD(config.lr, momentum=config.momentum)
         augment = Augmenter() if config.augment else None
         rng = np.random.default_rng(config.seed)
-        params = net.params()
         window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
-        self.state, self.message = "running", f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
+        self.state = "running"
+        self.message = f"training {'-'.join(map(str, sizes))} {config.activation} on {config.dataset}"
         started = time.perf_counter()
-        order = rng.permutation(len(X))
-        cursor = 0
+
+        def record_norms(loss: float, grads: list, m: int) -> tuple[float, list]:
+            window["norms"] += inspection.gradient_norms(grads)  # looks at the gradients, changes nothing
+            return loss, grads
+
         while self.step < config.steps and not self._stop.is_set():
-            self._running.wait()
-            if self._stop.is_set():
-                break
-            if cursor + config.batch_size > len(order):
-                order, cursor = rng.permutation(len(X)), 0
-            idx = order[cursor:cursor + config.batch_size]
-            cursor += config.batch_size
-            xb = X[idx] if augment is None else augment(X[idx], rng)
-            loss, grads, out = net._loss_and_gradient(xb, Y[idx], training=True, rng=rng)
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss} at step {self.step + 1}: lower the learning rate "
-                                         f"(for example to {config.lr / 10:g})")
-            optimizer.step(params, [g for pair in grads for g in pair])
-            self.step += 1
-            window["loss"] += loss * len(idx)
-            window["correct"] += int(np.count_nonzero(out.argmax(axis=1) == Y[idx]))
-            window["seen"] += len(idx)
-            window["steps"] += 1
-            window["norms"] += inspection.gradient_norms(grads)
-            if self.step % config.report_every == 0 or self.step == config.steps:
-                self._report(net, Xv, Yv, window, time.perf_counter() - started)
-                window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
-            time.sleep(0)  # let the server's thread take the interpreter
+            for idx in minibatches(len(X), config.batch_size, rng):
+                self._running.wait()
+                if self.step >= config.steps or self._stop.is_set():
+                    break
+                xb = X[idx] if augment is None else augment(X[idx], rng)
+                loss, out = train_step(net, optimizer, xb, Y[idx], rng=rng, where=f"at step {self.step + 1}",
+                                       objective=record_norms)
+                self.step += 1
+                window["loss"] += loss * len(idx)
+                window["correct"] += count_correct(out, Y[idx])
+                window["seen"] += len(idx)
+                window["steps"] += 1
+                if self.step % config.report_every == 0 or self.step == config.steps:
+                    self._report(net, Xv, Yv, window, time.perf_counter() - started)
+                    window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
+                time.sleep(0)  # let the server's thread take the interpreter
         if window["seen"]:
             self._report(net, Xv, Yv, window, time.perf_counter() - started)
         stopped = self._stop.is_set()

@@ -169,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import fit, load, mlp
     from ..augment import Augmenter
     from ..datasets import load_dataset
+    from ..layers import standard_scaling
     from ..optimizers import make_optimizer
 
     _check_numbers(args)
@@ -192,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         Xpen, Ypen, held_out = _pen_digits(args)
         Xtrain, Ytrain = np.concatenate([Xtrain, Xpen]), np.concatenate([Ytrain, Ypen])
     if args.input_scale == "standard":
-        scaling = (float(Xtrain.mean()), 1.0 / float(Xtrain.std()), (28, 28))
+        scaling = standard_scaling(Xtrain)
     else:
         scaling = (0.0, 1.0 / 255.0, (28, 28))
     sizes = [784, *args.hidden, 10]

@@ -81,7 +81,8 @@ def main(out: str | Path = ".", seed: int = 0, epochs: int = 300) -> None:
         ax.set(title=title, xlabel="x", ylabel="y", aspect="equal")
     fig.colorbar(filled, ax=[left, middle], shrink=0.9)
     right.semilogy(history.epoch, history.loss)
-    right.set(xlabel="epoch", ylabel="training loss (mean squared error)", title=f"grid R^2 = {r2_score(truth, fitted):.4f}")
+    right.set(xlabel="epoch", ylabel="training loss (mean squared error)",
+              title=f"grid R^2 = {r2_score(truth, fitted):.4f}")
     path = Path(out) / "franke.png"
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     print(f"wrote {path}")

@@ -19,6 +19,7 @@ import numpy as np
 from ..io import atomic_write
 from ..network import Network, mlp
 from ..optimizers import SGD
+from ..training import train_step
 
 X1 = [0.1, 0.3, 0.1, 0.6, 0.4, 0.6, 0.5, 0.9, 0.4, 0.7]
 X2 = [0.1, 0.4, 0.5, 0.9, 0.2, 0.3, 0.6, 0.2, 0.4, 0.6]
@@ -44,11 +45,10 @@ def train(seed: int = 0, iterations: int = 100_000, record_every: int = 100) -> 
     X, Y = data()
     net = mlp([2, 2, 3, 2], hidden="sigmoid", output="sigmoid", loss="half_squared_error", seed=seed)
     rng = np.random.default_rng(seed)
-    optimizer, params = SGD(STEP), net.params()
+    optimizer = SGD(STEP)
     steps, costs = [0], [cost(net, X, Y)]
     for it, k in enumerate(rng.integers(0, len(X), iterations), start=1):
-        _, grads = net.loss_and_gradient(X[k:k + 1], Y[k:k + 1])
-        optimizer.step(params, [g for pair in grads for g in pair])
+        train_step(net, optimizer, X[k:k + 1], Y[k:k + 1])
         if it % record_every == 0:
             steps.append(it)
             costs.append(cost(net, X, Y))

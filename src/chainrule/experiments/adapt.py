@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import corrections
 from ..datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
-from ..io import load
+from ..network import load
 from ..preprocessing import digit_from_strokes
 from ..training import accuracy
 from .common import Result, single_threaded
@@ -85,10 +85,10 @@ def run(out: Path, quick: bool, seed: int, model: str | Path | None = None) -> R
                                        seconds, len(test)))
             for k, measured in results.items():
                 writer_error, mnist_change, seconds, tested = np.mean(measured, axis=0)
-                rows.append({"collection": name, "writer": writer, "k": k, "corrections": 10 * k, "seeds": len(measured),
-                             "test_digits": int(tested), "writer_error": writer_error,
-                             "mnist_test_error": base_mnist_error + mnist_change, "mnist_change_points": 100 * mnist_change,
-                             "adapt_seconds": seconds})
+                rows.append({"collection": name, "writer": writer, "k": k, "corrections": 10 * k,
+                             "seeds": len(measured), "test_digits": int(tested), "writer_error": writer_error,
+                             "mnist_test_error": base_mnist_error + mnist_change,
+                             "mnist_change_points": 100 * mnist_change, "adapt_seconds": seconds})
     rows += _means(rows)
     return Result("adapt", rows, lambda fig: _plot(fig, rows), _summary(rows, base_mnist_error))
 

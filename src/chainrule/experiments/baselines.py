@@ -89,7 +89,8 @@ def run(out: Path, quick: bool, seed: int) -> Result:
         splits, rbf_subset, networks = mnist_splits(2000, 10, 1000), 1000, [([32], 2)]
     else:
         splits, rbf_subset, networks = mnist_splits(), 10000, [([100], 10), ([800], 10)]
-    rows = [evaluate_sklearn(name, model, subset, splits) for name, (model, subset) in sklearn_models(seed, rbf_subset).items()]
+    models = sklearn_models(seed, rbf_subset)
+    rows = [evaluate_sklearn(name, model, subset, splits) for name, (model, subset) in models.items()]
     rows += [evaluate_chainrule(hidden, epochs, splits, seed) for hidden, epochs in networks]
     best = min(rows, key=lambda r: r["test_error"])
     summary = [f"lowest test error: {best['model']} at {best['test_error']:.2%} "
@@ -116,8 +117,8 @@ def _plot(fig, rows: list[dict]) -> None:
                           textcoords="offset points", va="center", fontsize=8)
     for r, name, color in zip(rows, names, colors):
         time_ax.scatter(r["train_seconds"], r["predict_us_per_image"], s=60, color=color)
-        time_ax.annotate(name.replace("\n", " "), (r["train_seconds"], r["predict_us_per_image"]), xytext=(4, -10 if "linear" in name else 4),
-                         textcoords="offset points", fontsize=7)
+        time_ax.annotate(name.replace("\n", " "), (r["train_seconds"], r["predict_us_per_image"]),
+                         xytext=(4, -10 if "linear" in name else 4), textcoords="offset points", fontsize=7)
     plain_log_axis(time_ax, "x")
     plain_log_axis(time_ax, "y")
     time_ax.margins(x=0.1, y=0.1)

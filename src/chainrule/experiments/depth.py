@@ -89,15 +89,19 @@ def _plot(fig, rows: list[dict], norms: dict, deepest: int, width: int, epochs: 
         depths = [r["hidden_layers"] for r in mine]
         grad_ax.set_xticks(range(1, deepest + 2))
         label = f"{activation} ({mine[0]['init']})"
-        error_ax.plot(depths, [100 * r["test_error"] for r in mine], "o-", color=colors[activation], label=f"{label}, test")
-        error_ax.plot(depths, [100 * r["val_error"] for r in mine], "x--", color=colors[activation], alpha=0.6, label=f"{label}, validation")
+        color = colors[activation]
+        error_ax.plot(depths, [100 * r["test_error"] for r in mine], "o-", color=color, label=f"{label}, test")
+        error_ax.plot(depths, [100 * r["val_error"] for r in mine], "x--", color=color, alpha=0.6,
+                      label=f"{label}, validation")
         time_ax.plot(depths, [r["train_seconds"] for r in mine], "o-", color=colors[activation], label=label)
         before, after = norms[activation, deepest]
         layers = range(1, len(before) + 1)
         grad_ax.semilogy(layers, before, "o-", color=colors[activation], label=f"{activation}, at initialisation")
-        grad_ax.semilogy(layers, after, "s--", color=colors[activation], alpha=0.7, label=f"{activation}, after training")
+        grad_ax.semilogy(layers, after, "s--", color=colors[activation], alpha=0.7,
+                         label=f"{activation}, after training")
     plain_log_axis(error_ax)
-    error_ax.set(xlabel="hidden layers", ylabel="error (%, log scale)", title=f"Error ({width} units/layer, {epochs} epoch(s))")
+    error_ax.set(xlabel="hidden layers", ylabel="error (%, log scale)",
+                 title=f"Error ({width} units/layer, {epochs} epoch(s))")
     time_ax.set(xlabel="hidden layers", ylabel="seconds", title="Training time")
     grad_ax.set(xlabel=f"layer k ({deepest + 1} = output layer)", ylabel="|dC/dW^(k)| (Frobenius)",
                 title=f"Gradient per layer ({deepest} hidden)")

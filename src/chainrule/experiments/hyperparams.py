@@ -67,8 +67,9 @@ def run(out: Path, quick: bool, seed: int) -> Result:
     if best is not None:
         best["test_error"] = 1 - accuracy(nets[best["trial"] - 1], *splits.test)
         summary.insert(0, (
-            f"best by validation: trial {best['trial']}, learning rate {best['lr']:.3g}, batch size {best['batch_size']}, "
-            f"width {best['width']}, weight decay {best['weight_decay']:.2g}: validation error {best['val_error']:.2%}, "
+            f"best by validation: trial {best['trial']}, learning rate {best['lr']:.3g}, "
+            f"batch size {best['batch_size']}, width {best['width']}, weight decay {best['weight_decay']:.2g}: "
+            f"validation error {best['val_error']:.2%}, "
             f"test error {best['test_error']:.2%} ({epochs} epochs)"))
     return Result("hyperparams", rows, lambda fig: _plot(fig, rows, best, epochs), summary)
 
@@ -82,7 +83,8 @@ def _plot(fig, rows: list[dict], best: dict | None, epochs: int) -> None:
     for ax, key in zip(axes, labels):
         ax.scatter([r[key] for r in finished], [100 * r["val_error"] for r in finished], c="tab:blue", label="trial")
         if failed:
-            ax.scatter([r[key] for r in failed], [100.0] * len(failed), marker="x", c="tab:red", label="diverged (shown at 100%)")
+            ax.scatter([r[key] for r in failed], [100.0] * len(failed), marker="x", c="tab:red",
+                       label="diverged (shown at 100%)")
         if best is not None:
             ax.scatter([best[key]], [100 * best["val_error"]], marker="*", s=250, c="gold", edgecolors="black",
                        zorder=3, label="best by validation")
@@ -95,4 +97,5 @@ def _plot(fig, rows: list[dict], best: dict | None, epochs: int) -> None:
         ax.set(xlabel=labels[key], ylabel="validation error (%, log scale)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Random search on the validation split ({len(rows)} trials, one ReLU hidden layer, {epochs} epoch(s) each)")
+    fig.suptitle(f"Random search on the validation split ({len(rows)} trials, one ReLU hidden layer, "
+                 f"{epochs} epoch(s) each)")

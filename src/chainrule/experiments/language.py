@@ -128,9 +128,9 @@ def code_lines(source: str) -> int:
     docstrings = set()
     for node in ast.walk(ast.parse(source)):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            docstrings.update(range(body[0].lineno, body[0].end_lineno + 1))
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            docstrings.update(range(first.lineno, first.end_lineno + 1))
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
     lines = set()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -200,7 +200,8 @@ class Bench:
 
         x = columns[0][0]
         return self.row("NumPy per sample", "float64", BATCH, time_epoch(train, BATCH, self.fast_budget),
-                        best_time(lambda: net.feedforward(x).argmax(), self.predict_budget), "Nielsen's network.py loop")
+                        best_time(lambda: net.feedforward(x).argmax(), self.predict_budget),
+                        "Nielsen's network.py loop")
 
     def chainrule(self, dtype, batch_size: int = BATCH, predict: bool = True) -> dict:
         net = mlp(self.sizes, hidden="sigmoid", output="sigmoid", loss="squared_error", seed=self.seed, dtype=dtype)
@@ -255,7 +256,8 @@ def run(out: Path, quick: bool, seed: int) -> Result:
             bench = Bench(sizes, X, y, quick, seed)
             rows += [bench.plain_python(), bench.per_sample(), bench.chainrule(np.float64), bench.chainrule(np.float32)]
             rows.append(bench.pytorch() if has_torch else
-                        {"network": rows[-1]["network"], "variant": "PyTorch", "note": "skipped: torch is not installed"})
+                        {"network": rows[-1]["network"], "variant": "PyTorch",
+                         "note": "skipped: torch is not installed"})
         for batch_size in SWEEP:  # on the last (larger) network
             rows.append(bench.chainrule(np.float32, batch_size, predict=False))
             if has_torch:

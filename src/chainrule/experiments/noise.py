@@ -98,7 +98,8 @@ def _plot(fig, rows: list[dict], images: np.ndarray, seed: int) -> None:
         mine = [r for r in rows if r["corruption"] == kind]
         levels = [r["level"] for r in mine]
         ax.plot(levels, [100 * r["clean_model_error"] for r in mine], "o-", label="trained on clean images")
-        ax.plot(levels, [100 * r["augmented_model_error"] for r in mine], "s-", label=f"trained with {kind.replace('_', ' ')}")
+        ax.plot(levels, [100 * r["augmented_model_error"] for r in mine], "s-",
+                label=f"trained with {kind.replace('_', ' ')}")
         plain_log_axis(ax)
         ax.set(xlabel=UNITS[kind], ylabel="test error (%, log scale)", title=kind.replace("_", " "))
         ax.grid(True, which="both", alpha=0.3)
@@ -112,4 +113,5 @@ def _plot(fig, rows: list[dict], images: np.ndarray, seed: int) -> None:
         ax.imshow(np.hstack(strip), cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(f"{kind.replace('_', ' ')}: 0 to {largest:g}", fontsize=9)
         ax.axis("off")
-    fig.suptitle("Test error on damaged MNIST images: a network trained on clean images against one trained with the damage")
+    fig.suptitle("Test error on damaged MNIST images: a network trained on clean images against one trained "
+                 "with the damage")

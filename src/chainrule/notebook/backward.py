@@ -10,6 +10,7 @@ import numpy as np
 from .. import inspection
 from ..network import Network
 from ..optimizers import SGD
+from ..training import train_step
 
 FIRST_LAYER_IMAGES = 6
 
@@ -28,8 +29,8 @@ class BackwardView(widgets.VBox):
         self.net, self.lab = net, net.copy()
         self.image: np.ndarray | None = None
         self.trace: inspection.Trace | None = None
-        self.label_choice = widgets.Dropdown(options=[("its own answer", -1)] + [(str(k), k) for k in range(net.n_outputs)],
-                                             value=-1, description="target")
+        choices = [("its own answer", -1)] + [(str(k), k) for k in range(net.n_outputs)]
+        self.label_choice = widgets.Dropdown(options=choices, value=-1, description="target")
         self.eta = widgets.FloatLogSlider(value=eta, base=10, min=-4, max=1, description="step eta")
         self.step_button = widgets.Button(description="gradient step")
         self.reset_button = widgets.Button(description="reset copy")
@@ -82,10 +83,10 @@ class BackwardView(widgets.VBox):
         """One step theta <- theta - eta dC/dtheta on the copy; returns (C before, C after)."""
         if self.image is None or not self.image.any():
             raise ValueError("draw a digit (or call show(image)) before taking a step")
-        label = np.array([self.target()])
-        before, grads = self.lab.loss_and_gradient(self.image[None], label)
-        SGD(self.eta.value).step(self.lab.params(), [g for pair in grads for g in pair])
-        after = self.lab.loss_value(self.image[None], label)
+        X = self.lab.check_inputs(self.image[None])
+        Y = self.lab.check_targets(np.array([self.target()]), 1)
+        before, _ = train_step(self.lab, SGD(self.eta.value), X, Y)
+        after = self.lab.loss_value(X, Y, check=False)
         self.redraw()
         self.report.value += f"<br>gradient step eta = {self.eta.value:.3g}: C {before:.4g} -> {after:.4g}"
         return float(before), float(after)
