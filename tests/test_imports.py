@@ -102,8 +102,14 @@ def test_no_import_cycle():
         " <-> ".join(component) for component in found)
 
 
+# The house plan in STYLE.md names the core's save/load module ``io``; it is only ever imported as
+# ``chainrule.io`` or relatively, never on its own, so it hides nothing. Any other clash fails.
+STYLE_NAMES = {"chainrule.io"}
+
+
 def test_no_module_is_named_after_a_standard_library_module():
-    clashes = sorted(name for name in modules() if name.rpartition(".")[2] in sys.stdlib_module_names)
+    clashes = sorted(name for name in modules()
+                     if name.rpartition(".")[2] in sys.stdlib_module_names and name not in STYLE_NAMES)
     assert not clashes, f"named after a standard-library module: {clashes}"
 
 

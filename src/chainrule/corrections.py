@@ -117,5 +117,5 @@ def adapt(net: Network, images: np.ndarray, labels: np.ndarray, mnist_images: np
     copy = net.copy()
     fit(copy, X, Y, epochs=1, batch_size=batch_size, optimizer="momentum", lr=lr, momentum=0.9, schedule="cosine",
         augment=Augmenter(rotation=8.0, scale=0.08, shift=1.5), seed=seed, progress=False)
-    copy.metadata = {**getattr(net, "metadata", {}), "adapted": {"corrections": int(len(images)), "steps": steps}}
+    copy.metadata = {**net.metadata, "adapted": {"corrections": int(len(images)), "steps": steps}}
     return copy

@@ -8,8 +8,7 @@ import os
 
 import numpy as np
 
-from .network import load
-from .network import Network
+from .network import Network, load
 
 IMAGE_SHAPE = (28, 28)
 
@@ -45,7 +44,7 @@ def saliency(net: Network, images: np.ndarray) -> np.ndarray:
 
 def class_names(net: Network) -> list[str]:
     """The names of the outputs saved with the model, or "0", "1", ..."""
-    names = net.metadata.get("classes") if isinstance(net.metadata, dict) else None
+    names = net.metadata.get("classes")
     if isinstance(names, list) and len(names) == net.n_outputs:
         return [str(n) for n in names]
     return [str(k) for k in range(net.n_outputs)]

@@ -72,7 +72,7 @@ _UMASK = _read_umask()
 
 def save(net, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write the Network ``net`` (and optional JSON-ready ``metadata``) to ``path``."""
-    meta = {"format": FORMAT, "version": VERSION, **net.config(), "metadata": metadata or getattr(net, "metadata", {})}
+    meta = {"format": FORMAT, "version": VERSION, **net.config(), "metadata": metadata or net.metadata}
     arrays = {}
     for k, layer in enumerate(net.dense):
         arrays[f"W{k}"] = layer.W

@@ -35,6 +35,7 @@ class Network:
         self.layers = list(layers)
         self.loss = get_loss(loss)
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        self.metadata: dict = {}  # JSON-ready facts saved with the model: dataset, class names, training options
         if not self.dense:
             raise ValueError("a network needs at least one Dense layer")
         for first, second in zip(self.dense, self.dense[1:]):

@@ -44,11 +44,6 @@ class History:
     best_epoch: int | None = None
     stopped_early: str | None = None
 
-    def as_rows(self) -> list[dict]:
-        keys = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
-        n = len(self.epoch)
-        return [{k: (getattr(self, k)[i] if i < len(getattr(self, k)) else None) for k in keys} for i in range(n)]
-
 
 def schedule_factor(name: str, progress: float, epochs: int, epoch: int) -> float:
     """The factor eta_t / eta_0 of schedule ``name`` at ``progress`` = t / T in [0, 1]."""

@@ -17,6 +17,7 @@ from ..datasets import load_mnist
 from ..jacobians import dense_activations
 from ..network import Network
 from ..optimizers import SGD
+from ..training import flatten
 
 FIRST_LAYER_IMAGES = 6
 MAX_SESSIONS = 16
@@ -50,7 +51,7 @@ class Lab:
         included, which then become part of it)."""
         _, grads = self.net.loss_and_gradient(image[None], np.array([label]))
         params = self.net.params()
-        SGD(eta).step(params, [g for pair in grads for g in pair])
+        SGD(eta).step(params, flatten(grads))
         self.base, self.off, self.scale = self.net, set(), {}
         self.version += 1
 

@@ -60,6 +60,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .. import training
 from ..io import atomic_write
 from ..jacobians import flatten, gradient_left_to_right
 from ..layers import ActivationLayer, Dense
@@ -186,7 +187,7 @@ def gradient_step(net: Network, x: np.ndarray, y: np.ndarray, alpha0: float = AL
 
     def loss_and_gradient():
         loss, grads = net.loss_and_gradient(X, Y)
-        return loss, [g for pair in grads for g in pair]
+        return loss, training.flatten(grads)
 
     return armijo_step(loss_and_gradient, lambda: net.loss_value(X, Y), net.params(), alpha0=alpha0)
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import corrections
 from ..datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
+from ..digits import check_digit_model
 from ..network import load
 from ..preprocessing import digit_from_strokes
 from ..training import accuracy
@@ -49,10 +50,7 @@ def split_writer(labels: np.ndarray, k_max: int, rng: np.random.Generator) -> tu
 
 @single_threaded
 def run(out: Path, quick: bool, seed: int, model: str | Path | None = None) -> Result:
-    net = load(model)
-    if net.input_shape != (28, 28) or net.n_outputs != 10 or not net.is_classifier:
-        raise ValueError(f"the model must classify (28, 28) images into 10 digits; got input {net.input_shape} "
-                         f"and {net.n_outputs} outputs")
+    net = check_digit_model(load(model))
     mnist = load_mnist()
     test_images, test_labels = mnist.test_images, mnist.test_labels
     writers, seeds, steps = HELD_OUT_WRITERS, range(SEEDS), None
