@@ -76,8 +76,10 @@ def test_torch_snippet_computes_the_cores_gradient():
     rng = np.random.default_rng(4)
     net = chainrule.mlp([5, 4, 3], hidden="sigmoid", output="sigmoid", loss="squared_error", seed=4)
     X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
-    model = language.torch_model([d.W.astype(np.float32) for d in net.dense], [d.b.astype(np.float32) for d in net.dense])
-    language.torch_train(model, torch.from_numpy(X.astype(np.float32)), torch.from_numpy(np.eye(3, dtype=np.float32)[y]),
+    model = language.torch_model([d.W.astype(np.float32) for d in net.dense],
+                                 [d.b.astype(np.float32) for d in net.dense])
+    language.torch_train(model, torch.from_numpy(X.astype(np.float32)),
+                         torch.from_numpy(np.eye(3, dtype=np.float32)[y]),
                          batch_size=6, lr=0.1)
     _, grads = net.loss_and_gradient(X, y)
     chainrule.SGD(0.1).step(net.params(), [g for pair in grads for g in pair])

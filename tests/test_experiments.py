@@ -92,7 +92,8 @@ def test_adapt_model_must_be_a_digit_classifier(tmp_path, capsys):
     assert main(["experiment", "adapt", "--quick", "--out", str(tmp_path), "--model", str(model)]) == 2
     assert "must classify (28, 28) images into 10 digits" in capsys.readouterr().err
     assert main(["experiment", "noise", "--quick", "--out", str(tmp_path), "--model", str(model)]) == 2
-    assert "--model applies to experiments that start from a trained model (adapt), not noise" in capsys.readouterr().err
+    assert ("--model applies to experiments that start from a trained model (adapt), not noise"
+            in capsys.readouterr().err)
 
 
 @given(counts=st.lists(st.integers(2, 30), min_size=10, max_size=10), k_max=st.integers(1, 5), seed=st.integers(0, 99))

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule
-from chainrule.inspection import check_unit, coverage, gradient_norms, most_affected_units, scale_unit, silence_unit, trace
+from chainrule.inspection import (check_unit, coverage, gradient_norms, most_affected_units, scale_unit, silence_unit,
+                                  trace)
 
 PAIRS = [("sigmoid", "sigmoid", "squared_error"), ("tanh", "softmax", "cross_entropy"),
          ("relu", "sigmoid", "binary_cross_entropy"), ("leaky_relu", "identity", "half_squared_error")]
@@ -53,7 +54,8 @@ def test_quantities_obey_the_forward_formulas_and_the_delta_recursion(sizes, see
     previous = X
     for dense, layer in zip(net.dense, result.layers):
         np.testing.assert_allclose(layer.z, previous @ dense.W.T + dense.b, rtol=1e-12, atol=1e-12)  # z = W a + b
-        np.testing.assert_allclose(layer.a, np.tanh(layer.z) if layer is not result.layers[-1] else 1 / (1 + np.exp(-layer.z)),
+        np.testing.assert_allclose(layer.a,
+                                   np.tanh(layer.z) if layer is not result.layers[-1] else 1 / (1 + np.exp(-layer.z)),
                                    rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.dW, layer.delta.T @ previous, rtol=1e-12, atol=1e-12)  # dW = delta a_prev^T
         np.testing.assert_allclose(layer.db, layer.delta.sum(axis=0), rtol=1e-12, atol=1e-12)
@@ -114,7 +116,8 @@ def test_silencing_and_scaling_a_unit(unit, factor, seed):
     silent = net.copy()
     silence_unit(silent, 0, unit)
     kept = net.copy()
-    kept.dense[0].W[unit] = np.random.default_rng(seed + 1).normal(size=4)  # the silenced unit's input no longer matters
+    # the silenced unit's input no longer matters
+    kept.dense[0].W[unit] = np.random.default_rng(seed + 1).normal(size=4)
     silence_unit(kept, 0, unit)
     assert np.array_equal(silent.forward(X), kept.forward(X))
 
@@ -122,7 +125,8 @@ def test_silencing_and_scaling_a_unit(unit, factor, seed):
 def test_most_affected_units_and_gradient_norms():
     dW = np.array([[0.0, 1.0], [3.0, 4.0], [1.0, 1.0]])
     assert most_affected_units(dW, 2).tolist() == [1, 2]
-    assert gradient_norms([(dW, np.zeros(3)), (np.eye(2), np.zeros(2))]) == [pytest.approx(np.sqrt(28)), pytest.approx(np.sqrt(2))]
+    assert gradient_norms([(dW, np.zeros(3)), (np.eye(2), np.zeros(2))]) == [pytest.approx(np.sqrt(28)),
+                                                                             pytest.approx(np.sqrt(2))]
 
 
 @settings(max_examples=30, deadline=None)

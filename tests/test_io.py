@@ -35,7 +35,8 @@ def test_round_trip_keeps_architecture_arrays_dtype_and_metadata(tmp_path, net):
 
 
 def test_leaky_relu_slope_survives_the_round_trip(tmp_path):
-    net = chainrule.Network([chainrule.Dense(np.eye(2), np.zeros(2)), chainrule.ActivationLayer(chainrule.activations.LeakyReLU(0.3))])
+    net = chainrule.Network([chainrule.Dense(np.eye(2), np.zeros(2)),
+                             chainrule.ActivationLayer(chainrule.activations.LeakyReLU(0.3))])
     chainrule.save(net, tmp_path / "m.npz")
     assert chainrule.load(tmp_path / "m.npz").layers[1].activation.slope == 0.3
 

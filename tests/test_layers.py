@@ -48,7 +48,8 @@ def test_dense_backward_skips_the_input_gradient_when_not_needed():
     assert grad_x is None and dW.shape == (2, 3) and db.shape == (2,)
 
 
-@pytest.mark.parametrize("W, b", [(np.ones(3), np.ones(3)), (np.ones((2, 3)), np.ones(3)), (np.ones((2, 3)), np.ones((2, 1)))])
+@pytest.mark.parametrize("W, b", [(np.ones(3), np.ones(3)), (np.ones((2, 3)), np.ones(3)),
+                                  (np.ones((2, 3)), np.ones((2, 1)))])
 def test_dense_rejects_mismatched_shapes_naming_them(W, b):
     with pytest.raises(ValueError, match=rf"W {W.shape}.*b {b.shape}".replace("(", r"\(").replace(")", r"\)")):
         Dense(W, b)

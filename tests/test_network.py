@@ -180,7 +180,8 @@ def test_jacobian_rejects_a_wrong_sized_input(classifier):
     ({"sizes": [3, 0, 2]}, r"sizes must list at least two positive layer sizes"),
     ({"sizes": [3, 2], "dtype": np.int32}, r"dtype must be float32 or float64, got int32"),
     ({"sizes": [3, 2], "init": "zeros"}, r"unknown initializer 'zeros'"),
-    ({"sizes": [3, 2], "output": "sigmoid", "loss": "cross_entropy"}, r"loss 'cross_entropy' needs output activation 'softmax', got 'sigmoid'"),
+    ({"sizes": [3, 2], "output": "sigmoid", "loss": "cross_entropy"},
+     r"loss 'cross_entropy' needs output activation 'softmax', got 'sigmoid'"),
     ({"sizes": [5, 2], "input_scaling": (0, 1, (2, 2))}, r"input_scaling shape \(2, 2\) does not hold sizes\[0\] = 5"),
 ])
 def test_mlp_rejects_bad_arguments(kwargs, match):
@@ -190,7 +191,8 @@ def test_mlp_rejects_bad_arguments(kwargs, match):
 
 def test_network_rejects_layers_that_do_not_chain():
     with pytest.raises(ValueError, match=r"do not chain: Dense\(3 -> 4\) is followed by Dense\(5 -> 2\)"):
-        chainrule.Network([chainrule.Dense(np.zeros((4, 3)), np.zeros(4)), chainrule.Dense(np.zeros((2, 5)), np.zeros(2))])
+        chainrule.Network([chainrule.Dense(np.zeros((4, 3)), np.zeros(4)),
+                           chainrule.Dense(np.zeros((2, 5)), np.zeros(2))])
 
 
 def test_copy_is_independent():

@@ -61,7 +61,8 @@ def lab(tmp_path_factory):
     nbformat.write(notebook, home / "pad.ipynb")
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"checkForUpdates": False, "fetchNews": "false"}))
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"checkForUpdates": False, "fetchNews": "false"}))
     port, token = _free_port(), os.urandom(16).hex()
     (home / "config.py").write_text(CONFIG.format(port=port, root=str(home), token=token))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -130,7 +131,8 @@ def test_drawpad_in_jupyterlab_predicts_what_the_kernel_computes(browser, lab, a
     page.route("**/*", loopback_only)
     page.goto(f"{url}/lab/tree/pad.ipynb?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor", timeout=60_000)
-    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget') && document.body.innerText.includes('| Idle')", timeout=60_000)
+    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget')"
+                           " && document.body.innerText.includes('| Idle')", timeout=60_000)
     _run_cell(page, 0)
     canvas = page.locator("[data-testid=drawpad-canvas]")
     try:

@@ -186,7 +186,8 @@ def test_one_network_predicts_from_several_threads_at_once():
         np.testing.assert_array_equal(got, serial[k % len(parts)])
 
 
-@pytest.mark.parametrize("output, loss, n_out", [("softmax", "cross_entropy", 4), ("sigmoid", "binary_cross_entropy", 1),
+@pytest.mark.parametrize("output, loss, n_out", [("softmax", "cross_entropy", 4),
+                                                 ("sigmoid", "binary_cross_entropy", 1),
                                                  ("sigmoid", "squared_error", 4)])
 def test_validation_scores_from_one_pass_equal_the_public_functions(output, loss, n_out):
     """fit scores the validation set with one forward pass; it must agree with accuracy and loss_value."""
@@ -195,7 +196,8 @@ def test_validation_scores_from_one_pass_equal_the_public_functions(output, loss
         Y = (Y > 1).astype(np.int64)
     net = chainrule.mlp([12, 8, n_out], hidden="tanh", output=output, loss=loss)
     Xv, Yv = X[200:], Y[200:]
-    history = chainrule.fit(net, X[:200], Y[:200], epochs=2, batch_size=25, lr=0.05, validation_data=(Xv, Yv), progress=False)
+    history = chainrule.fit(net, X[:200], Y[:200], epochs=2, batch_size=25, lr=0.05, validation_data=(Xv, Yv),
+                            progress=False)
     assert history.val_accuracy[-1] == chainrule.accuracy(net, Xv, Yv)
     assert history.val_loss[-1] == pytest.approx(net.loss_value(Xv, Yv), rel=1e-12)
 

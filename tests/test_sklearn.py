@@ -74,7 +74,8 @@ def test_same_steps_as_sklearn(task, solver, alpha):
     the objective (mean log-loss or 1/(2m) sum |a - y|^2, + alpha/(2m) sum |W|^2) and the optimisers
     (Adam; SGD with Nesterov momentum) are scikit-learn's."""
     if task == "classifier":
-        X, y = make_classification(n_samples=60, n_features=5, n_informative=4, n_redundant=0, n_classes=3, random_state=0)
+        X, y = make_classification(n_samples=60, n_features=5, n_informative=4, n_redundant=0, n_classes=3,
+                                   random_state=0)
         ours_type, theirs_type = MLPClassifier, SklearnClassifier
     else:
         X, y = make_regression(n_samples=60, n_features=5, random_state=0)
@@ -125,7 +126,8 @@ def test_mean_squared_error_keeps_alpha_a_mean_over_rows():
                   random_state=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPRegressor(loss="mean_squared_error", alpha=1.0, learning_rate_init=0.005, **common).fit(X, Y / Y.std(axis=0))
+        ours = MLPRegressor(loss="mean_squared_error", alpha=1.0, learning_rate_init=0.005,
+                            **common).fit(X, Y / Y.std(axis=0))
         theirs = SklearnRegressor(alpha=0.5, learning_rate_init=0.01, **common).fit(X, Y / Y.std(axis=0))
     for layer, coefs, intercepts in zip(ours.net_.dense, theirs.coefs_, theirs.intercepts_, strict=True):
         np.testing.assert_allclose(layer.W, coefs.T, rtol=1e-9, atol=1e-12)
@@ -194,7 +196,8 @@ def test_accuracy_within_half_a_point_of_sklearn(digits):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("loss", ["auto", "binary_cross_entropy", "squared_error", "half_squared_error", "mean_squared_error"])
+@pytest.mark.parametrize("loss", ["auto", "binary_cross_entropy", "squared_error", "half_squared_error",
+                                  "mean_squared_error"])
 def test_classifier_losses_learn_and_give_probabilities(loss):
     X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3, random_state=1)
     labels = np.array(["cat", "dog", "eel"])[y]
@@ -225,7 +228,8 @@ def test_early_stopping_keeps_the_best_validation_score(digits):
                         random_state=0).fit(X_train, y_train)
     assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
     assert clf.n_iter_ < 100
-    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, random_state=clf._seed, stratify=y_train)
+    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, random_state=clf._seed,
+                                                  stratify=y_train)
     assert clf.score(X_val, y_val) == pytest.approx(max(clf.validation_scores_))
 
 

@@ -101,7 +101,8 @@ def test_input_gradient_agrees_with_torch():
     (W1, b1), (W2, b2) = [(torch.tensor(d.W), torch.tensor(d.b)) for d in net.dense]
     F.cross_entropy(torch.tanh(x @ W1.T + b1) @ W2.T + b2, torch.tensor(Y)).backward()
     assert relative_error(net.input_gradient(X, Y=Y), x.grad.numpy()) < TOLERANCE
-    J = torch.autograd.functional.jacobian(lambda v: torch.softmax(torch.tanh(v @ W1.T + b1) @ W2.T + b2, dim=0), torch.tensor(X[0]))
+    J = torch.autograd.functional.jacobian(lambda v: torch.softmax(torch.tanh(v @ W1.T + b1) @ W2.T + b2, dim=0),
+                                           torch.tensor(X[0]))
     assert relative_error(net.jacobian(X[0]), J.numpy()) < TOLERANCE
 
 

@@ -57,7 +57,8 @@ def test_fit_is_reproducible_from_the_seed():
 
     def run(seed):
         net = classifier()
-        history = chainrule.fit(net, X, y, epochs=3, batch_size=10, optimizer="adam", lr=0.01, seed=seed, progress=False)
+        history = chainrule.fit(net, X, y, epochs=3, batch_size=10, optimizer="adam", lr=0.01, seed=seed,
+                                progress=False)
         return history.loss, [p.copy() for p in net.params()]
 
     (loss_a, params_a), (loss_b, params_b), (loss_c, params_c) = run(5), run(5), run(6)
@@ -81,7 +82,8 @@ def test_a_diverging_run_raises_diverged_error_with_a_hint():
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((32, 4)) * 10, rng.standard_normal((32, 1)) * 10
     net = chainrule.mlp([4, 16, 16, 1], hidden="relu", output="identity", loss="squared_error")
-    hint = r"the loss became (nan|inf) at epoch \d+, step \d+ with learning rate 1e\+06: lower the learning rate \(for example to 100000\)"
+    hint = (r"the loss became (nan|inf) at epoch \d+, step \d+ with learning rate 1e\+06: "
+            r"lower the learning rate \(for example to 100000\)")
     with np.errstate(all="ignore"), pytest.raises(DivergedError, match=hint):
         chainrule.fit(net, X, Y, epochs=50, batch_size=32, lr=1e6, progress=False)
 
@@ -91,7 +93,8 @@ def test_schedule_factors():
     assert schedule_factor("cosine", 0.0, 10, 0) == 1
     assert schedule_factor("cosine", 0.5, 10, 5) == pytest.approx(0.5)
     assert schedule_factor("cosine", 1.0, 10, 9) == pytest.approx(0.0)
-    assert [schedule_factor("step", 0, 9, e) for e in range(9)] == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    assert ([schedule_factor("step", 0, 9, e) for e in range(9)]
+            == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01]))
     with pytest.raises(ValueError, match="unknown schedule 'linear'"):
         schedule_factor("linear", 0, 1, 0)
 
@@ -158,7 +161,8 @@ def test_fit_takes_the_same_steps_as_a_hand_written_loop(optimizer):
     X, y = blobs(50)
     net, ref = classifier(), classifier()
     lr, batch, epochs = 0.3, 16, 2
-    chainrule.fit(net, X, y, epochs=epochs, batch_size=batch, lr=lr, schedule="cosine", seed=3, progress=False, **optimizer)
+    chainrule.fit(net, X, y, epochs=epochs, batch_size=batch, lr=lr, schedule="cosine", seed=3, progress=False,
+                  **optimizer)
     opt = chainrule.optimizers.make_optimizer(optimizer["optimizer"], lr, optimizer.get("momentum", 0.0),
                                               optimizer.get("weight_decay", 0.0))
     rng = np.random.default_rng(3)
@@ -169,7 +173,8 @@ def test_fit_takes_the_same_steps_as_a_hand_written_loop(optimizer):
         for start in range(0, len(X), batch):
             idx = order[start:start + batch]
             _, grads = ref.loss_and_gradient(X[idx], y[idx])
-            opt.step(ref.params(), [g for pair in grads for g in pair], lr * schedule_factor("cosine", step / steps, epochs, epoch))
+            opt.step(ref.params(), [g for pair in grads for g in pair],
+                     lr * schedule_factor("cosine", step / steps, epochs, epoch))
             step += 1
     for p, q in zip(net.params(), ref.params()):
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
