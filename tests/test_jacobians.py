@@ -49,29 +49,29 @@ def test_affine_jacobian_is_x_transpose_repeated_on_the_diagonal_then_the_identi
 @settings(max_examples=30, deadline=None)
 @given(n_in=st.integers(1, 5), n_out=st.integers(1, 5), name=st.sampled_from(SMOOTH), seed=st.integers(0, 2**16))
 def test_layer_jacobians_u_and_v(n_in, n_out, name, seed):
-    """U = dF/dx = diag(sigma'(z)) W and V = dF/d(W, b) for F(x) = sigma(W x + b)."""
+    """MAT1110's names (eq. (11)): U = dF/d(W, b) and V = dF/dx = diag(sigma'(z)) W for F(x) = sigma(W x + b)."""
     rng = np.random.default_rng(seed)
     x, W, b = rng.standard_normal(n_in), rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
     U, V, F = jacobians.layer_jacobians(W, b, x, name)
     act = get_activation(name)
     np.testing.assert_allclose(F, act((W @ x + b)[None])[0])
-    np.testing.assert_allclose(U, numerical_jacobian(lambda: act((W @ x + b)[None])[0], x), atol=1e-8)
+    np.testing.assert_allclose(V, numerical_jacobian(lambda: act((W @ x + b)[None])[0], x), atol=1e-8)
     theta = np.concatenate([W.ravel(), b])
     F_theta = lambda: act((theta[:W.size].reshape(W.shape) @ x + theta[W.size:])[None])[0]  # noqa: E731
-    np.testing.assert_allclose(V, numerical_jacobian(F_theta, theta), atol=1e-8)
+    np.testing.assert_allclose(U, numerical_jacobian(F_theta, theta), atol=1e-8)
 
 
-def test_stage_matrix_has_the_block_structure_0_i_0_over_v_0_u():
+def test_stage_matrix_has_the_block_structure_0_i_0_over_u_0_v():
     rng = np.random.default_rng(0)
-    U, V = rng.standard_normal((2, 3)), rng.standard_normal((2, 8))
+    U, V = rng.standard_normal((2, 8)), rng.standard_normal((2, 3))
     B = jacobians.stage_matrix(U, V, n_later=4)
     assert B.shape == (4 + 2, 8 + 4 + 3)
     np.testing.assert_array_equal(B[:4, :8], 0)
     np.testing.assert_array_equal(B[:4, 8:12], np.eye(4))
     np.testing.assert_array_equal(B[:4, 12:], 0)
-    np.testing.assert_array_equal(B[4:, :8], V)
+    np.testing.assert_array_equal(B[4:, :8], U)
     np.testing.assert_array_equal(B[4:, 8:12], 0)
-    np.testing.assert_array_equal(B[4:, 12:], U)
+    np.testing.assert_array_equal(B[4:, 12:], V)
 
 
 @settings(max_examples=30, deadline=None)

@@ -5,14 +5,15 @@ x_k = F_k(x_(k-1); theta_k) = sigma(z),  z = W x_(k-1) + b,  theta_k = (W row by
 
     d sigma / dz          = diag(sigma'(z))                                   sigma_prime_diag
     d(Wx + b)/d(W, b)     = [ I (x) x^T  |  I ]   (x^T repeated on the diagonal, then I)   affine_jacobian
-    U_k = dF_k/dx         = diag(sigma'(z)) W                                  layer_jacobians
-    V_k = dF_k/dtheta_k   = diag(sigma'(z)) [ I (x) x^T | I ]
+    U_k = dF_k/dtheta_k   = diag(sigma'(z)) [ I (x) x^T | I ]                  layer_jacobians
+    V_k = dF_k/dx         = diag(sigma'(z)) W
+(the names of MAT1110's eq. (11): U^(k) in the parameters, V^(k) := sigma'(y^(k)) W^(k) in x)
 
 The whole network is a chain of stages on s_k = (theta_(k+1), ..., theta_r, x_k):
 s_k = Phi_k(s_(k-1)), whose Jacobian is the block matrix (columns theta_k | theta_(k+1..r) | x_(k-1))
 
     B_k = [[ 0,   I,  0  ],
-           [ V_k, 0,  U_k]]                                                      stage_matrix
+           [ U_k, 0,  V_k]]          (MAT1110's F'_k, eq. (11))                    stage_matrix
 
 so d x_r / d theta = B_r B_(r-1) ... B_1 E with E = [I; 0] (x_0 does not depend on theta), and for
 f = |x_r - y|^2 the gradient is 2 (x_r - y)^T B_r ... B_1 E. Evaluated from the right that is a chain
@@ -43,22 +44,22 @@ def affine_jacobian(x: np.ndarray, n_out: int) -> np.ndarray:
 
 def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray,
                     activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(U, V, F(x)) of the layer F(x) = sigma(W x + b): U = dF/dx = diag(sigma'(z)) W and
-    V = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I]."""
+    """(U, V, F(x)) of the layer F(x) = sigma(W x + b), named as in MAT1110's eq. (11):
+    U = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I] and V = dF/dx = diag(sigma'(z)) W."""
     z = W @ x + b
     D = sigma_prime_diag(z, activation)
-    return D @ W, D @ affine_jacobian(x, W.shape[0]), get_activation(activation).forward(z)
+    return D @ affine_jacobian(x, W.shape[0]), D @ W, get_activation(activation).forward(z)
 
 
 def stage_matrix(U: np.ndarray, V: np.ndarray, n_later: int) -> np.ndarray:
-    """B_k = [[0, I, 0], [V, 0, U]]: the Jacobian of s_(k-1) = (theta_k, later, x) -> s_k = (later, F(x)),
-    where ``later`` holds the n_later parameters of the layers after k."""
-    n_out, n_in = U.shape
-    p = V.shape[1]
+    """B_k = [[0, I, 0], [U, 0, V]]: the Jacobian of s_(k-1) = (theta_k, later, x) -> s_k = (later, F(x)),
+    where ``later`` holds the n_later parameters of the layers after k (U = dF/dtheta_k, V = dF/dx)."""
+    n_out, n_in = V.shape
+    p = U.shape[1]
     B = np.zeros((n_later + n_out, p + n_later + n_in))
     B[:n_later, p:p + n_later] = np.eye(n_later)
-    B[n_later:, :p] = V
-    B[n_later:, p + n_later:] = U
+    B[n_later:, :p] = U
+    B[n_later:, p + n_later:] = V
     return B
 
 
