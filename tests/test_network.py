@@ -99,6 +99,19 @@ def test_input_gradient_default_is_each_rows_top_class():
     np.testing.assert_allclose(net.input_gradient(X), net.input_gradient(X, output=top))
 
 
+def test_backward_pass_without_parameter_gradients_carries_the_same_deltas():
+    """need_param_grads=False (what input_gradient asks) skips every dC/dW but changes no delta."""
+    net = chainrule.mlp([4, 6, 5, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=1)
+    X = rng.standard_normal((7, 4))
+    out, caches = net.forward_pass(X, net.layers)
+    seed = rng.standard_normal(out.shape)
+    grads, deltas = net.backward_pass(caches, seed, net.layers)
+    no_grads, same = net.backward_pass(caches, seed, net.layers, need_param_grads=False)
+    assert len(grads) == 3 and no_grads == []
+    for full, alone in zip(deltas, same):
+        np.testing.assert_array_equal(full, alone)
+
+
 @settings(max_examples=15, deadline=None)
 @given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), seed=st.integers(0, 100))
 def test_jacobian_is_the_full_n_l_by_n_0_matrix_of_partial_derivatives(sizes, seed):

@@ -29,6 +29,10 @@ class Layer:
     def backward(self, cache, delta: np.ndarray, need_input_grad: bool = True) -> tuple[np.ndarray | None, Grads]:
         raise NotImplementedError
 
+    def input_delta(self, cache, delta: np.ndarray) -> np.ndarray:
+        """dC/dx alone, for callers that want no parameter gradient (saliency, input gradients)."""
+        return self.backward(cache, delta)[0]
+
     def config(self) -> dict:
         """The layer's architecture as JSON-ready data (its arrays are saved separately)."""
         raise NotImplementedError
@@ -78,8 +82,11 @@ class Dense(Layer):
         delta, x = self.weight_gradient_factors(cache, delta)
         dW = delta.T @ x  # the sum over samples of delta_i x_i^T
         db = delta.sum(axis=0)
-        delta_prev = delta @ self.W if need_input_grad else None
+        delta_prev = self.input_delta(cache, delta) if need_input_grad else None
         return delta_prev, (dW, db)
+
+    def input_delta(self, cache, delta):
+        return delta @ self.W  # dC/dx = delta W, without the outer product dC/dW costs
 
     def weight_gradient_factors(self, cache, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """dC/dW = delta^T X as its two factors (delta, X): an optimiser that applies the product

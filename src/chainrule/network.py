@@ -133,14 +133,15 @@ class Network:
         if Y is not None:
             Y = self.loss_targets(self.check_targets(Y, len(X)))
             out, caches = self.forward_pass(X, self.loss_layers)
-            return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers)[1][0]
+            return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers,
+                                      need_param_grads=False)[1][0]
         out, caches = self.forward_pass(X, self.layers)
         k = out.argmax(axis=1) if output is None else np.broadcast_to(np.asarray(output), (len(X),))
         if not np.issubdtype(k.dtype, np.integer) or k.min() < 0 or k.max() >= self.n_outputs:
             raise ValueError(f"output must be integers in [0, {self.n_outputs}), got {output!r}")
         seed = np.zeros_like(out)
         seed[np.arange(len(X)), k] = 1
-        return self.backward_pass(caches, seed, self.layers)[1][0]
+        return self.backward_pass(caches, seed, self.layers, need_param_grads=False)[1][0]
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         """The n_L x n_0 Jacobian d a^(L) / dx of the output with respect to one input x: row k is
@@ -171,18 +172,22 @@ class Network:
 
     @staticmethod
     def backward_pass(caches: list, delta: np.ndarray, layers: Sequence[Layer],
-                      need_input_grad: bool = True) -> tuple[Gradients, list]:
+                      need_input_grad: bool = True, need_param_grads: bool = True) -> tuple[Gradients, list]:
         """The delta recursion: carry delta = dC/d(output) back through the layers, left to right
         in the product dC/da^(L) J_L J_(L-1) ... Returns (dC/dW, dC/db) for each Dense layer and
         ``deltas``, where deltas[i] = dC/d(input of layer i) and deltas[-1] the delta given; without
         ``need_input_grad`` the recursion stops at the first layer with parameters (deltas below
-        it stay None: a digit model's Standardize needs none)."""
+        it stay None: a digit model's Standardize needs none); without ``need_param_grads`` only the
+        deltas are carried (an input gradient needs no dC/dW) and the gradients come back empty."""
         first = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
         deltas: list = [None] * len(layers) + [delta]
         grads = []
         for i in range(len(layers) - 1, -1, -1):
             needed = need_input_grad or i > first
-            deltas[i], layer_grads = layers[i].backward(caches[i], deltas[i + 1], needed)
+            if need_param_grads:
+                deltas[i], layer_grads = layers[i].backward(caches[i], deltas[i + 1], needed)
+            else:
+                deltas[i], layer_grads = layers[i].input_delta(caches[i], deltas[i + 1]), None
             if layer_grads:
                 grads.append(layer_grads)
             if deltas[i] is None:
