@@ -112,7 +112,7 @@ def backward_pass(layers: list[Layer], caches: list, delta: np.ndarray) -> list[
         elif factored and isinstance(layer, Dropout) and cache is not None:
             delta = np.multiply(delta, cache, out=delta)
         else:
-            delta = layer.backward(cache, delta)[0]
+            delta = layer.input_delta(cache, delta)
     factored.reverse()
     return factored
 
