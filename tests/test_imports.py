@@ -1,10 +1,12 @@
 """The package's shape, read from its source: every import of every module (those inside functions
 included, relative ones resolved) forms a graph with no cycle; no module is named after a module
-of the standard library; no line of src/ or tests/ is longer than 120 characters."""
+of the standard library; no line of src/ or tests/ is longer than 120 characters; the two functions a
+reader opens first, the delta recursion and the training loop, each fit on one screen."""
 
 from __future__ import annotations
 
 import ast
+import inspect
 import sys
 from pathlib import Path
 
@@ -119,3 +121,11 @@ def test_no_line_is_longer_than_120_characters():
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
             if len(line) > MAX_LINE]
     assert not long, f"{len(long)} lines over {MAX_LINE} characters:\n" + "\n".join(long)
+
+
+def test_the_delta_recursion_and_the_training_loop_each_fit_on_one_screen():
+    from chainrule.network import Network
+    from chainrule.training import fit
+
+    lengths = {f.__qualname__: len(inspect.getsourcelines(f)[0]) for f in (Network.backward_pass, fit)}
+    assert lengths["Network.backward_pass"] <= 30 and lengths["fit"] <= 60, lengths

@@ -118,29 +118,13 @@ class BestParameters:
 Step = Callable[..., tuple[float, np.ndarray]]
 
 
-def fit(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    epochs: int = 10,
-    batch_size: int = 32,
-    optimizer: Optimizer | str = "sgd",
-    lr: float = 0.1,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    schedule: str = "constant",
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    time_budget: float | None = None,
-    augment: Augment | None = None,
-    keep_best: bool = False,
-    seed: int | None = 0,
-    progress: bool = True,
-    callback: Callable[[int, History, Network], bool | None] | None = None,
-    start_epoch: int = 0,
-    history: History | None = None,
-    step: Step = train_step,
-) -> History:
+def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_size: int = 32,
+        optimizer: Optimizer | str = "sgd", lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0,
+        schedule: str = "constant", validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        time_budget: float | None = None, augment: Augment | None = None, keep_best: bool = False,
+        seed: int | None = 0, progress: bool = True,
+        callback: Callable[[int, History, Network], bool | None] | None = None, start_epoch: int = 0,
+        history: History | None = None, step: Step = train_step) -> History:
     """Train ``net`` in place by minibatch gradient descent and return its History.
 
     ``optimizer`` is an Optimizer or one of "sgd", "momentum", "nesterov", "adam" (built with ``lr``,
