@@ -34,9 +34,9 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     sx = np.clip(np.asarray(sx, np.float32).reshape(m, -1), -1.5, w + 0.5)
     y0, x0 = np.floor(sy), np.floor(sx)
     wy, wx = sy - y0, sx - x0
-    index = y0.astype(np.intp)  # of the top-left neighbour in the flattened padded batch
-    index *= row
-    index += x0.astype(np.intp)
+    y0 *= row  # y0 row + x0, the top-left neighbour within its image: small integers, exact in float32
+    y0 += x0
+    index = y0.astype(np.intp)  # in the flattened padded batch
     index += (np.arange(m) * ((h + 4) * row) + 2 * row + 2)[:, None]
     flat = padded.ravel()
     top, b = flat[index], flat[index + 1]
@@ -63,15 +63,15 @@ def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0,
     theta = np.deg2rad(rng.uniform(-rotation, rotation, m))
     zoom = rng.uniform(1 - scale, 1 + scale, m)
     ty, tx = rng.uniform(-shift, shift, (2, m))
-    cos, sin = (np.cos(theta) / zoom).astype(np.float32), (np.sin(theta) / zoom).astype(np.float32)
-    cos, sin = cos[:, None, None], sin[:, None, None]
+    cos, sin = np.cos(theta) / zoom, np.sin(theta) / zoom
     cy, cx = (h - 1) / 2, (w - 1) / 2
-    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
-    py -= cy
-    px -= cx
-    sy = cos * py - sin * px + (cy - ty).astype(np.float32)[:, None, None]
-    sx = sin * py + cos * px + (cx - tx).astype(np.float32)[:, None, None]
-    return bilinear(images, sy, sx)
+    # s = A (p - c) + c - t for every pixel p of every image at once, as the product of the rows
+    # (A_y, c_y - t_y) and (A_x, c_x - t_x) of each image with the columns (p - c, 1)
+    rows = np.stack([np.stack([cos, -sin, cy - ty], 1), np.stack([sin, cos, cx - tx], 1)]).astype(np.float32)
+    py, px = np.mgrid[0:h, 0:w]
+    columns = np.stack([py.ravel() - cy, px.ravel() - cx, np.ones(h * w)]).astype(np.float32)
+    sy, sx = rows @ columns
+    return bilinear(images, sy.reshape(m, h, w), sx.reshape(m, h, w))
 
 
 def gaussian_smooth(fields: np.ndarray, sigma: float) -> np.ndarray:
