@@ -39,9 +39,9 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     index = y0.astype(np.intp)  # in the flattened padded batch
     index += (np.arange(m) * ((h + 4) * row) + 2 * row + 2)[:, None]
     flat = padded.ravel()
-    top, b = flat[index], flat[index + 1]
-    index += row
-    bottom, d = flat[index], flat[index + 1]
+    # the four neighbours through one index into views that start 0, 1, row and row + 1 further on
+    # (np.take of a flat array, not flat[index], which goes through NumPy's general indexing machinery)
+    top, b, bottom, d = (np.take(flat[offset:], index) for offset in (0, 1, row, row + 1))
     b -= top
     b *= wx
     top += b
