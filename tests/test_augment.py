@@ -45,6 +45,17 @@ def test_bilinear_between_two_pixels_is_their_weighted_mean(images, t):
     np.testing.assert_allclose(out, (1 - t) * x[:, :, :-1] + t * x[:, :, 1:], rtol=1e-5, atol=1e-3)
 
 
+def test_bilinear_reads_the_right_pixels_of_an_image_too_large_for_float32_indices():
+    # (h + 4) (w + 4) > 2^24: the neighbours' index no longer fits float32's exact integers
+    h, w = 4100, 4100
+    image = np.zeros((1, h, w), np.uint8)
+    points = [(h - 1, w - 1), (h - 1, w - 2), (h - 2, w - 1), (4000, 3999)]
+    for k, (y, x) in enumerate(points):
+        image[0, y, x] = 10 * (k + 1)
+    sy, sx = (np.array([[p[i] for p in points]], np.float32) for i in (0, 1))
+    np.testing.assert_array_equal(bilinear(image, sy, sx), [[10, 20, 30, 40]])
+
+
 @settings(max_examples=20, deadline=None)
 @given(images=batches, seed=seeds)
 def test_warps_keep_shape_and_the_0_255_range(images, seed):

@@ -34,7 +34,9 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     sx = np.clip(np.asarray(sx, np.float32).reshape(m, -1), -1.5, w + 0.5)
     y0, x0 = np.floor(sy), np.floor(sx)
     wy, wx = sy - y0, sx - x0
-    y0 *= row  # y0 row + x0, the top-left neighbour within its image: small integers, exact in float32
+    if (h + 4) * row > 1 << 24:  # past float32's consecutive integers: form the index below in float64
+        y0, x0 = y0.astype(np.float64), x0.astype(np.float64)
+    y0 *= row  # y0 row + x0, the top-left neighbour within its image, an exact integer
     y0 += x0
     index = y0.astype(np.intp)  # in the flattened padded batch
     index += (np.arange(m) * ((h + 4) * row) + 2 * row + 2)[:, None]
