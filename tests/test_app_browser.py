@@ -212,7 +212,8 @@ def test_lan_mode_in_the_browser_the_qr_link_and_a_phone_with_the_token(browser,
         link = f"http://phone.localhost:{port}/?token={access.token}"
         assert desktop.get_by_test_id("share-link").get_attribute("href") == link
         qr = "document.getElementById('share-qr')"
-        assert desktop.evaluate(f"{qr}.complete && {qr}.naturalWidth") > 0
+        # the QR image loads after the link shows: wait for it (a broken or missing image never gets a width)
+        desktop.wait_for_function(f"{qr}.complete && {qr}.naturalWidth > 0", timeout=10_000)
         desktop.screenshot(path=artifacts / "draw-lan-share.png")
         desktop.close()
 
