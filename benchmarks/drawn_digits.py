@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from chainrule.app import create_app
 from chainrule.app.recognizer import Recognizer
 from chainrule.app.replay import (DEVICES, digit_paths, draw_with_mouse, draw_with_touch, open_page, place, replay,
                                   running_server, settled_prediction)
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
 from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
 
@@ -52,23 +54,24 @@ PLACEMENTS = {  # name: (share of the pad's width the digit's 20-pixel box spans
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
-    parser.add_argument("--digits", type=int, default=200, help="MNIST test digits for the Python rows (default 200)")
-    parser.add_argument("--browser-digits", type=int, default=60,
+    parser.add_argument("--digits", type=positive_int, default=200,
+                        help="MNIST test digits for the Python rows (default 200)")
+    parser.add_argument("--browser-digits", type=positive_int, default=60,
                         help="digits drawn in the browser per placement (default 60)")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per latency row (default 2000)")
+    parser.add_argument("--requests", type=positive_int, default=2000, help="requests per latency row (default 2000)")
     parser.add_argument("--parts", default="python,browser,pen,pen-browser,latency",
                         help="comma-separated parts to run: python, browser, pen (held-out pen writers offline), "
                              "pen-browser (the same live on the page), latency (default all)")
     parser.add_argument("--pen-devices", default="mouse,touch",
                         help="devices that replay every held-out pen digit on the page: mouse, touch (default both)")
-    parser.add_argument("--pen-digits", type=int, default=None,
+    parser.add_argument("--pen-digits", type=positive_int, default=None,
                         help="replay only this many held-out pen digits on the page, drawn at random (default all)")
     parser.add_argument("--pen-alternate", action="store_true",
                         help="deal the held-out pen digits to the devices in turn instead of drawing each with "
                              "every device")
     parser.add_argument("--pen-collections", default="pendigits,ujipen",
                         help="held-out pen collections to measure: pendigits, ujipen (default both)")
-    parser.add_argument("--pen-workers", type=int, default=2,
+    parser.add_argument("--pen-workers", type=positive_int, default=2,
                         help="pages replaying side by side per device, each in its own process (default 2)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -78,8 +81,6 @@ def main() -> None:
                                  ("--pen-collections", collections, PEN_LOADERS)):
         if unknown := sorted(set(given) - set(known)):
             parser.error(f"{option}: unknown {', '.join(unknown)} (choose from {', '.join(known)})")
-    if args.pen_workers < 1:
-        parser.error(f"--pen-workers must be at least 1, got {args.pen_workers}")
     net = chainrule.load(args.model)
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
@@ -278,4 +279,4 @@ def _table(header: list[str], rows: list[tuple]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/drawn_digits.py", main))

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
 
 import numpy as np
 
 import chainrule
 from chainrule.augment import Augmenter
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
 from chainrule.layers import standard_scaling
 
@@ -89,7 +91,7 @@ def torch_trainer(images: np.ndarray, labels: np.ndarray, epochs: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per framework (default 5)")
+    parser.add_argument("--epochs", type=positive_int, default=5, help="epochs per framework (default 5)")
     args = parser.parse_args()
     data = load_mnist()
     images, labels = data.train_images, data.train_labels
@@ -118,4 +120,4 @@ def _timed(fn) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/recipe_speed.py", main))

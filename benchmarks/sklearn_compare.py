@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
 
@@ -24,17 +25,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.sklearn import MLPClassifier
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[64], help="hidden layer sizes (default 64)")
-    parser.add_argument("--max-iter", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[64], help="hidden layer sizes (default 64)")
+    parser.add_argument("--max-iter", type=positive_int, default=200)
+    parser.add_argument("--batch-size", type=positive_int, default=200)
     parser.add_argument("--lr", type=float, default=1e-3, help="learning_rate_init")
     parser.add_argument("--alpha", type=float, default=1e-4)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=positive_int, default=5)
     args = parser.parse_args()
 
     X, y = load_digits(return_X_y=True)
@@ -73,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/sklearn_compare.py", main))

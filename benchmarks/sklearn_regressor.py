@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import warnings
 
 from sklearn.datasets import make_regression
@@ -22,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor as SklearnMLP
 from sklearn.preprocessing import StandardScaler, scale
 
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.sklearn import MLPRegressor
 
 
@@ -34,8 +36,8 @@ def data_sets() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-iter", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--max-iter", type=positive_int, default=50)
+    parser.add_argument("--seeds", type=positive_int, default=5)
     args = parser.parse_args()
     for name, (X, y) in data_sets().items():
         print(f"{name}: max_iter {args.max_iter}, tol 0, defaults otherwise")
@@ -57,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/sklearn_regressor.py", main))

@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 
 import numpy as np
 
 import chainrule
 from chainrule.augment import affine
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
 
 SIZES = (784, 800, 10)
@@ -78,7 +80,7 @@ def warp(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=20, help="length of the cosine schedule (default 20)")
+    parser.add_argument("--epochs", type=positive_int, default=20, help="length of the cosine schedule (default 20)")
     parser.add_argument("--augment", action="store_true", help="train both on freshly warped batches")
     args = parser.parse_args()
     augment = warp if args.augment else None
@@ -124,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/time_to_accuracy.py", main))

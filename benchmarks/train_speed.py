@@ -22,12 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
 
 import chainrule
 from chainrule import blas
+from chainrule.cli import positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
 
 NETWORKS = ((784, 128, 10), (784, 800, 10))
@@ -122,7 +124,7 @@ def _timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=11, help="epochs per framework and network (default 11)")
+    parser.add_argument("--epochs", type=positive_int, default=11, help="epochs per framework and network (default 11)")
     args = parser.parse_args()
     data = load_mnist()
     X = (data.train_images.reshape(len(data.train_images), -1) / np.float32(255)).astype(np.float32)
@@ -172,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors("benchmarks/train_speed.py", main))

@@ -101,3 +101,28 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path):
     done = run("example", "franke", "--out", str(blocker / "sub"))
     assert done.returncode == 2
     assert_one_line_error(done.stderr, "chainrule example: error:")
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("recipe_speed.py", ["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+    ("train_speed.py", ["--epochs", "-2"], "argument --epochs: expected a positive integer, got '-2'"),
+    ("time_to_accuracy.py", ["--epochs", "x"], "argument --epochs: expected a positive integer, got 'x'"),
+    ("sklearn_compare.py", ["--seeds", "0"], "argument --seeds: expected a positive integer, got '0'"),
+    ("sklearn_regressor.py", ["--seeds", "0"], "argument --seeds: expected a positive integer, got '0'"),
+    ("drawn_digits.py", ["--pen-workers", "0"], "argument --pen-workers: expected a positive integer, got '0'"),
+    ("drawn_digits.py", ["--parts", "python", "--model", "/nonexistent/model.npz"],
+     "benchmarks/drawn_digits.py: error: no model file at /nonexistent/model.npz"),
+    ("sklearn_compare.py", ["--lr", "-1", "--seeds", "1"], "benchmarks/sklearn_compare.py: error: The 'learning_rate"),
+])
+def test_a_benchmark_given_a_wrong_value_ends_with_one_error_line(script, argv, message):
+    """The benchmarks are commands the README tells users to run: a count of zero (which divided by
+    zero or took the median of nothing) or a missing file ends with one error line and status 2."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], done.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from .. import __version__
 
@@ -43,17 +43,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return 0
+    return run_reporting_errors(f"chainrule {args.verb}", lambda: args.run(args))
+
+
+def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
+    """``run()``'s exit status, or 2 with the one-line message ``prog: error: ...`` for an error a user
+    can fix (a wrong value, a missing or corrupt file, a diverging run); 130 on Ctrl-C. The
+    benchmark scripts end through it too."""
     try:
-        return int(args.run(args) or 0)
+        return int(run() or 0)
     except BrokenPipeError:  # the reader went away (e.g. `chainrule eval | head`): not an error
         sys.stderr.close()
         return 0
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as err:
-        print(f"chainrule {args.verb}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"chainrule {args.verb}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 if __name__ == "__main__":
