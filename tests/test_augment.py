@@ -100,6 +100,25 @@ def test_gaussian_smoothing_keeps_constants_inside_and_is_symmetric(sigma, seed)
     assert response.sum() == pytest.approx(1.0)
 
 
+@settings(max_examples=20, deadline=None)
+@given(sigma=st.floats(0.3, 7), h=st.integers(1, 30), w=st.integers(1, 30), seed=seeds)
+def test_gaussian_smoothing_is_the_separable_convolution_with_zero_padding(sigma, h, w, seed):
+    """Against np.convolve along each row and then each column of every slice (its full output,
+    cut to the slice's own pixels), kernel longer than the image included."""
+    fields = np.random.default_rng(seed).uniform(-1, 1, (3, h, w))
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+
+    def along(x, n):
+        return np.convolve(x, taps)[radius:radius + n]
+
+    rows = np.apply_along_axis(along, 2, fields, w)
+    expected = np.apply_along_axis(along, 1, rows, h)
+    np.testing.assert_allclose(gaussian_smooth(fields, sigma), expected, atol=1e-12)
+    assert gaussian_smooth(fields.astype(np.float32), sigma).dtype == np.float32
+
+
 def test_augmenter_is_reproducible_and_random():
     images = np.random.default_rng(1).integers(0, 256, (8, 28, 28), dtype=np.uint8)
     augment = Augmenter(elastic_alpha=34, stroke=0.5)

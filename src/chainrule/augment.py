@@ -78,18 +78,25 @@ def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0,
 
 def gaussian_smooth(fields: np.ndarray, sigma: float) -> np.ndarray:
     """Convolve each (h, w) slice of ``fields`` with a Gaussian of width ``sigma`` pixels, separably
-    (rows, then columns), with zero padding; the kernel is cut at 3 sigma and sums to 1."""
+    (rows, then columns), with zero padding; the kernel is cut at 3 sigma and sums to 1.
+
+    With zero padding the convolution along an axis of length n is the product with the banded
+    Toeplitz matrix G (n x n), G[i, j] = g(j - i) for |j - i| <= 3 sigma, so each slice F becomes
+    G_h F G_w^T: two matrix products instead of a pass over the slices per kernel tap."""
     radius = max(1, int(np.ceil(3 * sigma)))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
-    out = fields
-    for axis in (-2, -1):
-        pad = [(0, 0)] * out.ndim
-        pad[axis] = (radius, radius)
-        padded = np.pad(out, pad)
-        n = out.shape[axis]
-        out = sum(t * np.take(padded, np.arange(k, k + n), axis=axis) for k, t in enumerate(taps))
-    return out
+    fields = np.asarray(fields)
+    dtype = fields.dtype if fields.dtype.kind == "f" else np.float64
+    h, w = fields.shape[-2:]
+    return _band(h, taps).astype(dtype) @ (fields.astype(dtype, copy=False) @ _band(w, taps).astype(dtype).T)
+
+
+def _band(n: int, taps: np.ndarray) -> np.ndarray:
+    """The n x n matrix G[i, j] = taps[j - i + r] (zero where |j - i| > r), r = len(taps) // 2."""
+    offset = np.arange(n)[None, :] - np.arange(n)[:, None] + len(taps) // 2
+    inside = (offset >= 0) & (offset < len(taps))
+    return np.where(inside, taps[np.clip(offset, 0, len(taps) - 1)], 0.0)
 
 
 def elastic(images: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, sigma: float = 4.0) -> np.ndarray:
@@ -97,8 +104,9 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, s
     smoothed by a Gaussian of width ``sigma`` and scaled by ``alpha`` (pixels)."""
     images = _check_batch(images)
     m, h, w = images.shape
-    dy, dx = alpha * gaussian_smooth(rng.uniform(-1, 1, (2, m, h, w)), sigma)
-    py, px = np.mgrid[0:h, 0:w]
+    uniform = 2 * rng.random((2, m, h, w), np.float32) - 1  # float32 as bilinear's coordinates
+    dy, dx = np.float32(alpha) * gaussian_smooth(uniform, sigma)
+    py, px = np.mgrid[0:h, 0:w].astype(np.float32)
     return bilinear(images, py + dy, px + dx)
 
 
