@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
-import httpx  # noqa: E402
+import httpx2  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -100,7 +100,7 @@ def test_fuzzed_http_requests_get_no_5xx_and_refused_ones_write_nothing(server):
     url, data_dir = server
     origin = url.rstrip("/")
     seen = {"requests": 0, "answered": 0, "saved": 0, "refused": 0}
-    with httpx.Client(timeout=30) as http:
+    with httpx2.Client(timeout=30) as http:
 
         @settings(FUZZ, max_examples=HTTP_EXAMPLES)
         @given(route=st.sampled_from(MODEL_ROUTES + STATEFUL_ROUTES), raw=raw_bodies, data=st.data())
@@ -199,7 +199,7 @@ def test_a_client_sending_maximal_requests_does_not_delay_the_others(digit_model
         served = {"http": 0, "ws": 0}
 
         def heavy_http():
-            with httpx.Client(timeout=60) as http:
+            with httpx2.Client(timeout=60) as http:
                 while not stop.is_set():
                     assert http.post(url + "api/predict", content=heavy, headers=JSON_TYPE).status_code == 200
                     served["http"] += 1
@@ -222,7 +222,7 @@ def test_a_client_sending_maximal_requests_does_not_delay_the_others(digit_model
                 predict.append(time.perf_counter() - started)
             return info, predict
 
-        with httpx.Client(timeout=60) as http:
+        with httpx2.Client(timeout=60) as http:
             quiet_info, quiet_predict = measure(http, 50)
             threads = [threading.Thread(target=heavy_http), threading.Thread(target=heavy_ws)]
             for thread in threads:

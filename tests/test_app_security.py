@@ -349,11 +349,11 @@ def _start_draw(port: int, data_dir) -> subprocess.Popen:
 def test_draw_restarts_at_once_on_the_same_port(tmp_path):
     """After one served connection the port sits in TIME_WAIT; the old probe bind without
     SO_REUSEADDR said "Address already in use" for about a minute."""
-    import httpx
+    import httpx2
 
     port = _free_port()
     first = _start_draw(port, tmp_path)
-    with httpx.Client() as http:  # kept open, so the server closes the connection: TIME_WAIT on its port
+    with httpx2.Client() as http:  # kept open, so the server closes the connection: TIME_WAIT on its port
         try:
             assert "serving on" in first.stdout.readline()
             assert http.get(f"http://127.0.0.1:{port}/api/info").status_code == 200
@@ -373,12 +373,12 @@ def test_draw_restarts_at_once_on_the_same_port(tmp_path):
 
 def test_real_server_applies_the_rules_to_a_lan_host_over_loopback(digit_model, tmp_path):
     """The same rules through uvicorn's own sockets: the peer is really 127.0.0.1."""
-    import httpx
+    import httpx2
 
     from chainrule.app.replay import running_server
 
     access = Access.lan([LAN])
-    with running_server(create_app(net=digit_model, data_dir=tmp_path, access=access)) as url, httpx.Client() as http:
+    with running_server(create_app(net=digit_model, data_dir=tmp_path, access=access)) as url, httpx2.Client() as http:
         port = url.rsplit(":", 1)[1].strip("/")
         assert http.get(url + "api/info").status_code == 200
         assert http.get(url + "api/info", headers={"Host": f"{LAN}:{port}"}).status_code == 403
