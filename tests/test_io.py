@@ -130,3 +130,31 @@ def test_atomic_write_gives_the_mode_asked_for(tmp_path):
     private = tmp_path / "private.bin"
     atomic_write(private, lambda f: f.write(b"x"), mode=0o600)
     assert os.stat(private).st_mode & 0o777 == 0o600 and private.read_bytes() == b"x"
+
+
+def test_files_np_load_reads_but_are_no_model_are_a_value_error(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    np.savez(tmp_path / "list.npz", meta=np.array(json.dumps(["chainrule-network"])))
+    for name in ("empty.npz", "array.npy", "list.npz"):
+        with pytest.raises(ValueError, match=f"{name} is not a chainrule model file"):
+            chainrule.load(tmp_path / name)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda meta, arrays: arrays.update(W0=np.full_like(arrays["W0"], np.nan)),
+     "dense layer 0: Dense weights must be finite"),
+    (lambda meta, arrays: meta.update(dtype="int64"), "dense layer 0: Dense needs float32 or float64 weights"),
+    (lambda meta, arrays: meta["layers"][-1].update(name="softmax"),
+     "does not describe a valid network: softmax over one"),
+], ids=["nan-weights", "integer-dtype", "one-softmax-output"])
+def test_a_model_file_whose_network_cannot_compute_is_a_value_error(tmp_path, change, message):
+    path = tmp_path / "m.npz"
+    chainrule.mlp([3, 4, 1]).save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays.pop("meta")))
+    change(meta, arrays)
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.raises(ValueError, match=message):
+        chainrule.load(path)

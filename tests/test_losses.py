@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import chainrule
 from chainrule.activations import Sigmoid, Softmax
 from chainrule.gradcheck import numerical_gradient, relative_error
 from chainrule.losses import LOSSES, get_loss
@@ -156,3 +157,20 @@ def test_fused_losses_stay_finite_at_huge_logits(name, dtype):
 def test_unknown_loss_name_is_a_value_error_listing_the_choices():
     with pytest.raises(ValueError, match=r"unknown loss 'mse'.*squared_error"):
         get_loss("mse")
+
+
+def test_cross_entropy_targets_must_be_probability_rows():
+    """dC/dz = (a - y) / m holds only when each row of y sums to 1 (in general a sum_i y_i - y), so a
+    network refuses other targets rather than train on a wrong gradient."""
+    net = chainrule.mlp([2, 3, 3], output="softmax", loss="cross_entropy")
+    X = np.ones((4, 2))
+    soft = np.full((4, 3), 1 / 3)
+    assert chainrule.gradcheck(net, X, soft) < 1e-6
+    for bad, message in ((2 * soft, "sum to 1"), (np.eye(3)[[0, 1, 2, 0]] * 5, "lie in \\[0, 1\\]"),
+                         (np.array([[1.5, -0.5, 0]] * 4), "lie in \\[0, 1\\]")):
+        with pytest.raises(ValueError, match=message):
+            net.loss_and_gradient(X, bad)
+    binary = chainrule.mlp([2, 3, 1], output="sigmoid", loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match="lie in \\[0, 1\\]"):
+        binary.loss_value(X, np.full(4, 5.0))
+    assert binary.loss_value(X, np.array([0.0, 1.0, 0.25, 1.0])) > 0

@@ -3,7 +3,7 @@ checks at the public boundary."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import chainrule
@@ -39,6 +39,7 @@ def test_mlp_builds_dense_and_activation_layers_in_order():
        hidden=st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"]),
        output=st.sampled_from(["sigmoid", "tanh", "identity", "softmax"]), m=st.integers(1, 9))
 def test_forward_is_the_composition_of_the_layers(sizes, hidden, output, m):
+    assume(output != "softmax" or sizes[-1] > 1)  # one softmax output is refused (always 1)
     net = chainrule.mlp(sizes, hidden=hidden, output=output, seed=m)
     X = rng.standard_normal((m, sizes[0]))
     np.testing.assert_allclose(net.forward(X), manual_forward(net, X), atol=1e-12)
@@ -113,8 +114,9 @@ def test_backward_pass_without_parameter_gradients_carries_the_same_deltas():
 
 
 @settings(max_examples=15, deadline=None)
-@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), seed=st.integers(0, 100))
-def test_jacobian_is_the_full_n_l_by_n_0_matrix_of_partial_derivatives(sizes, seed):
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3), n_out=st.integers(2, 6), seed=st.integers(0, 100))
+def test_jacobian_is_the_full_n_l_by_n_0_matrix_of_partial_derivatives(sizes, n_out, seed):
+    sizes = [*sizes, n_out]  # softmax needs two outputs or more
     net = chainrule.mlp(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=seed)
     x = np.random.default_rng(seed).standard_normal(sizes[0])
     J = net.jacobian(x)
@@ -243,3 +245,37 @@ def test_initialization_is_reproducible_from_the_seed():
     for x, y in zip(a.params(), b.params()):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.dense[0].W, c.dense[0].W)
+
+
+def test_networks_that_cannot_compute_what_they_claim_are_refused():
+    with pytest.raises(ValueError, match="softmax over one output is always 1"):
+        chainrule.mlp([2, 3, 1], output="softmax", loss="cross_entropy")
+    with pytest.raises(ValueError, match="float32 or float64 weights, got dtype int64"):
+        chainrule.Network([chainrule.Dense(np.ones((2, 3), int), np.ones(2, int))])
+    with pytest.raises(ValueError, match="weights must be finite"):
+        chainrule.Network([chainrule.Dense(np.full((2, 3), np.nan), np.zeros(2))])
+    with pytest.raises(ValueError, match="finite nonzero scale"):
+        chainrule.mlp([4, 2], input_scaling=(0.0, np.nan, (4,)))
+    with pytest.raises(ValueError, match="gives 5 values but Dense"):
+        chainrule.Network([chainrule.Standardize(0, 1, (5,)), chainrule.Dense(np.ones((2, 3)), np.zeros(2))])
+    for sizes in ([3, 2.5, 2], "12", [3, True, 2]):
+        with pytest.raises(ValueError, match="sizes must be a list of whole numbers"):
+            chainrule.mlp(sizes)
+    assert chainrule.mlp(np.array([3, 4, 2])).n_outputs == 2
+
+
+def test_an_empty_batch_predicts_nothing_and_has_no_loss():
+    digits = chainrule.mlp([4, 3, 2], output="softmax", loss="cross_entropy", input_scaling=(1.0, 0.5, (2, 2)))
+    assert digits.predict(np.zeros((0, 2, 2), np.uint8)).shape == (0,)
+    with pytest.raises(ValueError, match="X has no samples"):
+        digits.loss_value(np.zeros((0, 2, 2)), np.zeros(0, int))
+
+
+def test_jacobian_and_input_gradient_check_their_shapes():
+    net = chainrule.mlp([8, 3, 2], output="softmax", loss="cross_entropy", input_scaling=(0.0, 1.0, (2, 4)))
+    x = rng.standard_normal((2, 4))
+    np.testing.assert_array_equal(net.jacobian(x), net.jacobian(x.ravel()))
+    with pytest.raises(ValueError, match="x must have shape \\(2, 4\\), got \\(4, 2\\)"):
+        net.jacobian(x.T)
+    with pytest.raises(ValueError, match="one index or one per row of X \\(3\\), got shape \\(2,\\)"):
+        net.input_gradient(rng.standard_normal((3, 2, 4)), output=[1, 0])

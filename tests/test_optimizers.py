@@ -169,3 +169,28 @@ def test_step_leaves_the_gradients_alone_and_takes_the_step_of_the_formulas(make
             c[i] = p + (mu * v[i] - 0.05 * g if opt_a.nesterov else v[i])
     for p, r in zip(a, c):
         np.testing.assert_allclose(p, r, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"beta1": 1.0}, "beta1 and beta2 must lie in \\[0, 1\\)"),
+    ({"beta2": 1.0}, "beta1 and beta2 must lie in \\[0, 1\\)"),
+    ({"beta1": 1.5}, "beta1 and beta2"),
+    ({"beta1": float("nan")}, "beta1 and beta2"),
+    ({"eps": 0.0}, "eps must be a positive finite number"),
+    ({"eps": float("nan")}, "eps must be"),
+])
+def test_adam_refuses_hyperparameters_that_divide_by_zero_or_give_nan(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Adam(0.1, **kwargs)
+
+
+def test_numpy_scalars_are_numbers_and_booleans_are_not():
+    assert SGD(np.float32(0.5), np.float64(0.9)).lr == 0.5
+    with pytest.raises(ValueError, match="learning rate"):
+        SGD(True)
+
+
+def test_a_step_needs_one_gradient_per_parameter_array():
+    params = [np.zeros(3), np.zeros(2)]
+    with pytest.raises(ValueError, match="one gradient per parameter array"):
+        SGD(0.1).step(params, [np.ones(3)])

@@ -178,3 +178,37 @@ def test_fit_takes_the_same_steps_as_a_hand_written_loop(optimizer):
             step += 1
     for p, q in zip(net.params(), ref.params()):
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_takes_numpy_integers_and_refuses_booleans_and_bad_budgets():
+    X, y = blobs(40)
+    net = chainrule.mlp([2, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy")
+    history = chainrule.fit(net, X, y, epochs=np.int64(2), batch_size=np.int32(8), lr=np.float32(0.1), progress=False)
+    assert history.epoch == [1, 2]
+    for kwargs, message in (({"epochs": True}, "epochs must be a positive integer"),
+                            ({"batch_size": 2.0}, "batch_size must be a positive integer"),
+                            ({"time_budget": -1}, "time_budget must be a positive number"),
+                            ({"time_budget": float("nan")}, "time_budget"),
+                            ({"start_epoch": 5, "epochs": 2}, "start_epoch must be an integer in \\[0, epochs = 2\\]")):
+        with pytest.raises(ValueError, match=message):
+            chainrule.fit(net, X, y, progress=False, **kwargs)
+
+
+def test_fit_and_accuracy_refuse_empty_and_mismatched_data():
+    X, y = blobs(40)
+    net = chainrule.mlp([2, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy")
+    with pytest.raises(ValueError, match="X has no samples"):
+        chainrule.fit(net, X[:0], y[:0], progress=False)
+    with pytest.raises(ValueError, match="X has no samples"):
+        chainrule.fit(net, X, y, validation_data=(X[:0], y[:0]), progress=False)
+    with pytest.raises(ValueError, match="Y has 39 labels but X has 40 rows"):
+        chainrule.accuracy(net, X, y[:-1])
+    with pytest.raises(ValueError, match="X must have shape \\(m, 2\\)"):
+        chainrule.accuracy(net, X[:, :1], y)
+    with pytest.raises(ValueError, match="NaN"):
+        chainrule.accuracy(net, np.full_like(X, np.nan), y)
+    with pytest.raises(ValueError, match="labels Y must lie in \\[0, 3\\)"):
+        chainrule.accuracy(net, X, y + 3)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        chainrule.accuracy(net, X, y, batch_size=0)
+    assert chainrule.accuracy(net, X.tolist(), y) == np.mean(net.predict(X) == y)

@@ -89,13 +89,16 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array or a text file np.load took
+            raise ValueError("not an .npz archive")
+        with data:
             meta = json.loads(str(data["meta"]))
             arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a chainrule model file (format {meta.get('format')!r})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a chainrule model file (no {FORMAT!r} header)")
     try:
         return _layers(meta, arrays, path), meta["loss"], meta.get("metadata", {})
     except (KeyError, TypeError) as err:
@@ -113,7 +116,10 @@ def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
             expected = (cfg["n_out"], cfg["n_in"])
             if W is None or b is None or W.shape != expected or b.shape != (cfg["n_out"],):
                 raise ValueError(f"{path}: arrays of dense layer {k} do not match its architecture {expected}")
-            layers.append(Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False)))
+            try:
+                layers.append(Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False)))
+            except ValueError as err:
+                raise ValueError(f"{path}: dense layer {k}: {err}") from None
             k += 1
         elif kind == "activation":
             arguments = {key: value for key, value in cfg.items() if key not in ("type", "name")}

@@ -51,10 +51,14 @@ class Dense(Layer):
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         W = np.asarray(W)
+        if W.dtype not in (np.float32, np.float64):  # integer weights would round every product
+            raise ValueError(f"Dense needs float32 or float64 weights, got dtype {W.dtype}")
         b = np.asarray(b, dtype=W.dtype)
         if W.ndim != 2 or b.shape != (W.shape[0],):
             raise ValueError(f"Dense needs W of shape (n_out, n_in) and b of shape (n_out,), "
                              f"got W {W.shape} and b {b.shape}")
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ValueError(f"Dense weights must be finite, got NaN or infinite values in W {W.shape} or b")
         self.W = W
         self.b = b
 
@@ -166,6 +170,8 @@ class Standardize(Layer):
     def __init__(self, offset: float, scale: float, input_shape: tuple[int, ...], dtype=np.float64) -> None:
         self.offset = float(offset)
         self.scale = float(scale)
+        if not (np.isfinite(self.offset) and np.isfinite(self.scale) and self.scale != 0):
+            raise ValueError(f"Standardize needs a finite offset and a finite nonzero scale, got {offset!r}, {scale!r}")
         self.input_shape = tuple(int(n) for n in input_shape)
         self.dtype = np.dtype(dtype)
 
@@ -174,7 +180,7 @@ class Standardize(Layer):
         return int(np.prod(self.input_shape))
 
     def forward(self, x, training=False, rng=None):
-        x2 = x.reshape(x.shape[0], -1)
+        x2 = x.reshape(x.shape[0], self.n_out)
         if self.offset == 0:  # x / 255: one pass instead of two
             return np.multiply(x2, self.scale, dtype=self.dtype), x.shape
         y = np.subtract(x2, self.offset, dtype=self.dtype)

@@ -45,6 +45,10 @@ class Loss:
         """(C, dC/d output) at once, as a training step needs them; a loss may share work."""
         return self.value(output, y), self.gradient(output, y)
 
+    def check_targets(self, y: np.ndarray) -> None:
+        """Raise ValueError if the target rows ``y`` (m, n_L) are outside the loss's domain; any
+        finite y suits a squared error."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -111,6 +115,13 @@ class CrossEntropy(Loss):
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(output, y)[1]
 
+    def check_targets(self, y: np.ndarray) -> None:
+        """dC/dz = a - y (per sample) needs sum_i y_i = 1: in general dC/dz = a sum_i y_i - y. So the
+        rows must be probability distributions (one-hot or soft labels)."""
+        _check_probabilities(y)
+        if not np.allclose(y.sum(axis=1), 1, rtol=0, atol=1e-4):
+            raise ValueError("cross-entropy targets must be probability rows that sum to 1 (one-hot or soft labels)")
+
     def value_and_gradient(self, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One exponential serves both: with s = sum_j e^{z_j - max z}, log a = z - max z - log s
         and a = e^{z - max z} / s; ``value`` and ``gradient`` each take their half of it."""
@@ -146,6 +157,15 @@ class BinaryCrossEntropy(Loss):
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (Sigmoid().forward(output) - y) / output.shape[0]
+
+    def check_targets(self, y: np.ndarray) -> None:
+        """Each y_i is the probability of class i: outside [0, 1] the value could fall below 0."""
+        _check_probabilities(y)
+
+
+def _check_probabilities(y: np.ndarray) -> None:
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"targets of a cross-entropy loss must lie in [0, 1], got values from {y.min()} to {y.max()}")
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -15,6 +15,7 @@ Over a minibatch these are matrix-matrix products, one row per sample.
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 from typing import Sequence
 
@@ -41,6 +42,11 @@ class Network:
         for first, second in zip(self.dense, self.dense[1:]):
             if first.n_out != second.n_in:
                 raise ValueError(f"layer sizes do not chain: {first!r} is followed by {second!r}")
+        first = self.layers[0]
+        if isinstance(first, Standardize) and first.n_out != self.dense[0].n_in:
+            raise ValueError(f"{first!r} gives {first.n_out} values but {self.dense[0]!r} takes {self.dense[0].n_in}")
+        if self.output_activation == "softmax" and self.n_outputs == 1:
+            raise ValueError("softmax over one output is always 1: use two outputs, or one sigmoid output")
         if self.loss.takes_logits and self.output_activation != self.loss.output_activation:
             raise ValueError(
                 f"loss {self.loss.name!r} needs output activation {self.loss.output_activation!r}, "
@@ -103,14 +109,14 @@ class Network:
     def loss_value(self, X: np.ndarray, Y: np.ndarray, check: bool = True) -> float:
         """The loss C on (X, Y), a forward pass only."""
         if check:
-            X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+            X, Y = self.check_inputs(X, nonempty=True), self.check_targets(Y, len(X))
         return self.loss.value(self.forward_pass(X, self.loss_layers)[0], self.loss_targets(Y))
 
     # ---- backward --------------------------------------------------------------------------
     def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray, check: bool = True) -> tuple[float, Gradients]:
         """The loss C and its gradient: ``grads[k] == (dC/dW, dC/db)`` for ``net.dense[k]``."""
         if check:
-            X, Y = self.check_inputs(X), self.check_targets(Y, len(X))
+            X, Y = self.check_inputs(X, nonempty=True), self.check_targets(Y, len(X))
         loss, grads, _ = self.backprop(X, Y)
         return loss, grads
 
@@ -136,8 +142,11 @@ class Network:
             return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers,
                                       need_param_grads=False)[1][0]
         out, caches = self.forward_pass(X, self.layers)
-        k = out.argmax(axis=1) if output is None else np.broadcast_to(np.asarray(output), (len(X),))
-        if not np.issubdtype(k.dtype, np.integer) or k.min() < 0 or k.max() >= self.n_outputs:
+        k = out.argmax(axis=1) if output is None else np.asarray(output)
+        if k.shape not in ((), (len(X),)):
+            raise ValueError(f"output must be one index or one per row of X ({len(X)}), got shape {k.shape}")
+        k = np.broadcast_to(k, (len(X),))
+        if not np.issubdtype(k.dtype, np.integer) or (len(k) and (k.min() < 0 or k.max() >= self.n_outputs)):
             raise ValueError(f"output must be integers in [0, {self.n_outputs}), got {output!r}")
         seed = np.zeros_like(out)
         seed[np.arange(len(X)), k] = 1
@@ -147,7 +156,7 @@ class Network:
         """The n_L x n_0 Jacobian d a^(L) / dx of the output with respect to one input x: row k is
         the gradient of output k, found by one backward pass per output (batched)."""
         x = np.asarray(x)
-        if x.shape != self.input_shape and x.size != int(np.prod(self.input_shape)):
+        if x.shape != self.input_shape and x.shape != (int(np.prod(self.input_shape)),):
             raise ValueError(f"x must have shape {self.input_shape}, got {x.shape}")
         X = np.repeat(x.reshape(1, *self.input_shape), self.n_outputs, axis=0)
         rows = self.input_gradient(X, output=np.arange(self.n_outputs))
@@ -196,9 +205,10 @@ class Network:
         return grads, deltas
 
     # ---- input checks at the public boundary ------------------------------------------------
-    def check_inputs(self, X: np.ndarray) -> np.ndarray:
+    def check_inputs(self, X: np.ndarray, nonempty: bool = False) -> np.ndarray:
         """X as an array of shape (m, *input_shape), in the network's dtype unless the first layer
-        converts it; a clear ValueError otherwise."""
+        converts it; a clear ValueError otherwise (also for m = 0 with ``nonempty``: a mean over no
+        samples is undefined)."""
         X = np.asarray(X)
         shape = self.input_shape
         if X.ndim == len(shape) and X.shape == shape:
@@ -206,6 +216,8 @@ class Network:
                              f"got one sample {X.shape}: use X[None]")
         if X.shape[1:] != shape:
             raise ValueError(f"X must have shape (m, {', '.join(map(str, shape))}), got {X.shape}")
+        if nonempty and len(X) == 0:
+            raise ValueError(f"X has no samples (shape {X.shape})")
         if X.dtype.kind not in "biuf":
             raise ValueError(f"X must be numeric, got dtype {X.dtype}")
         if X.dtype.kind == "f" and not np.isfinite(X).all():
@@ -231,6 +243,7 @@ class Network:
                              f"got {Y.shape}")
         if Y.dtype.kind not in "biuf" or not np.isfinite(Y).all():
             raise ValueError(f"Y must be finite numbers, got dtype {Y.dtype} with NaN or infinite values")
+        self.loss.check_targets(Y)
         return Y.astype(self.dtype, copy=False)
 
     def loss_targets(self, Y: np.ndarray) -> np.ndarray:
@@ -259,8 +272,8 @@ def load(path: str | os.PathLike | None = None) -> Network:
     layers, loss, metadata = io.read(path)
     try:
         net = Network(layers, loss)
-    except TypeError as err:
-        raise ValueError(f"{path} is not a chainrule model file (malformed loss: {err})") from None
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path or 'the bundled model'} does not describe a valid network: {err}") from None
     net.metadata = metadata
     return net
 
@@ -281,6 +294,9 @@ def mlp(
     Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
     ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
     scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
+    if isinstance(sizes, (str, bytes)) or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
+                                                  for n in sizes):
+        raise ValueError(f"sizes must be a list of whole numbers, got {sizes!r}")
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")

@@ -12,6 +12,7 @@ step t of T is eta_t = eta_0 * schedule(t / T):
 from __future__ import annotations
 
 import math
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -135,7 +136,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
     ``step`` takes each step (``train_step``, or ``chainrule.fused.train_step``, the same steps).
     Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
     X, Y, validation, optimizer = _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum,
-                                           weight_decay, schedule)
+                                           weight_decay, schedule, time_budget, start_epoch)
     history = history or History()
     rng = np.random.default_rng(seed)
     batch_size = min(batch_size, len(X))
@@ -177,22 +178,30 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
     return history
 
 
-def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule):
+def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule,
+             time_budget, start_epoch):
     """fit's arguments checked once at the boundary: X, Y, the validation pair and the optimiser."""
-    X = net.check_inputs(X)
+    X = net.check_inputs(X, nonempty=True)
     Y = net.check_targets(Y, len(X))
     validation = None
     if validation_data is not None:
-        Xv = net.check_inputs(validation_data[0])
+        Xv = net.check_inputs(validation_data[0], nonempty=True)
         validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
-    if not (isinstance(epochs, int) and epochs >= 1):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not (_is_integer(value) and value >= 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (_is_integer(start_epoch) and 0 <= start_epoch <= epochs):
+        raise ValueError(f"start_epoch must be an integer in [0, epochs = {epochs}], got {start_epoch!r}")
+    if time_budget is not None and not (isinstance(time_budget, numbers.Real) and 0 < time_budget < math.inf):
+        raise ValueError(f"time_budget must be a positive number of seconds (or None), got {time_budget!r}")
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, lr, momentum, weight_decay)
     schedule_factor(schedule, 0.0, epochs, 0)  # reject an unknown name before any work
     return X, Y, validation, optimizer
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _record(history: History, net: Network, epoch: int, loss: float, accuracy: float, lr: float, seconds: float,
@@ -215,10 +224,14 @@ def _record(history: History, net: Network, epoch: int, loss: float, accuracy: f
 
 def accuracy(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> float:
     """The share of rows whose predicted class equals the label (Y as labels or one-hot rows)."""
+    X = net.check_inputs(X, nonempty=True)
+    Y = net.check_targets(Y, len(X))
+    if not (_is_integer(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     hits = 0
     for start in range(0, len(X), batch_size):
         hits += count_correct(net.forward(X[start:start + batch_size], check=False), Y[start:start + batch_size])
-    return hits / max(1, len(X))
+    return hits / len(X)
 
 
 def count_correct(out: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> int:
