@@ -143,8 +143,8 @@ def test_files_np_load_reads_but_are_no_model_are_a_value_error(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     (lambda meta, arrays: arrays.update(W0=np.full_like(arrays["W0"], np.nan)),
-     "dense layer 0: Dense weights must be finite"),
-    (lambda meta, arrays: meta.update(dtype="int64"), "dense layer 0: Dense needs float32 or float64 weights"),
+     "layer 0: Dense weights must be finite"),
+    (lambda meta, arrays: meta.update(dtype="int64"), "layer 0: Dense needs float32 or float64 weights"),
     (lambda meta, arrays: meta["layers"][-1].update(name="softmax"),
      "does not describe a valid network: softmax over one"),
 ], ids=["nan-weights", "integer-dtype", "one-softmax-output"])
@@ -158,3 +158,42 @@ def test_a_model_file_whose_network_cannot_compute_is_a_value_error(tmp_path, ch
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
     with pytest.raises(ValueError, match=message):
         chainrule.load(path)
+
+
+def test_atomic_write_writes_through_a_link_and_refuses_what_is_not_a_file(tmp_path):
+    target = tmp_path / "models" / "real.npz"
+    target.parent.mkdir()
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    chainrule.mlp([3, 2]).save(link)
+    assert link.is_symlink() and chainrule.load(target).dense[0].W.shape == (2, 3)
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="fifo.npz exists and is not an ordinary file"):
+        chainrule.mlp([3, 2]).save(fifo)
+    assert fifo.is_fifo()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("metadata-list", "metadata is not a JSON object"),
+    ("deflate-garbage", "error: Error -3"),
+    ("png", "not an .npz archive"),
+])
+def test_model_files_damaged_in_other_ways_name_the_file_and_never_suggest_pickling(tmp_path, damage, message):
+    path = tmp_path / "m.npz"
+    net = chainrule.mlp([3, 2])
+    if damage == "metadata-list":
+        np.savez(path, meta=np.array(json.dumps({"format": "chainrule-network", **net.config(), "metadata": [1]})),
+                 W0=net.dense[0].W, b0=net.dense[0].b)
+    elif damage == "deflate-garbage":
+        np.savez_compressed(path, meta=np.array(json.dumps({"format": "chainrule-network", **net.config()})),
+                            W0=np.zeros((200, 300)), b0=net.dense[0].b)
+        data = bytearray(path.read_bytes())
+        start = data.index(b"W0.npy") + 40
+        data[start:start + 64] = bytes(range(64))
+        path.write_bytes(bytes(data))
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=f"m.npz is not a chainrule model file.*{message}") as caught:
+        chainrule.load(path)
+    assert "pickle" not in str(caught.value)

@@ -10,6 +10,7 @@ import os
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> Non
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers
     see either the old file or the complete new one, never a partial write. The file gets ``mode``
     (0o600 for private data, say), by default the permissions of an ordinary write (0o666 & ~umask)."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symbolic link to the file it names, not over the link
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not an ordinary file: refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
@@ -88,19 +91,22 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # np.load would take a .npy, a pickle or text, and blame pickling
+            raise ValueError(f"{path} is not a chainrule model file (not an .npz archive)")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array or a text file np.load took
-            raise ValueError("not an .npz archive")
-        with data:
+        with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chainrule model file (no {FORMAT!r} header)")
+    metadata = meta.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} is not a chainrule model file (metadata is not a JSON object)")
     try:
-        return _layers(meta, arrays, path), meta["loss"], meta.get("metadata", {})
+        return _layers(meta, arrays, path), meta["loss"], metadata
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a chainrule model file (missing or malformed field {err})") from None
 
@@ -109,25 +115,29 @@ def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
     dtype = np.dtype(meta["dtype"])
     layers: list[Layer] = []
     k = 0
-    for cfg in meta["layers"]:
-        kind = cfg["type"]
-        if kind == "dense":
-            W, b = arrays.get(f"W{k}"), arrays.get(f"b{k}")
-            expected = (cfg["n_out"], cfg["n_in"])
-            if W is None or b is None or W.shape != expected or b.shape != (cfg["n_out"],):
-                raise ValueError(f"{path}: arrays of dense layer {k} do not match its architecture {expected}")
-            try:
-                layers.append(Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False)))
-            except ValueError as err:
-                raise ValueError(f"{path}: dense layer {k}: {err}") from None
-            k += 1
-        elif kind == "activation":
-            arguments = {key: value for key, value in cfg.items() if key not in ("type", "name")}
-            layers.append(ActivationLayer(get_activation(cfg["name"], **arguments)))
-        elif kind == "dropout":
-            layers.append(Dropout(cfg["rate"]))
-        elif kind == "standardize":
-            layers.append(Standardize(cfg["offset"], cfg["scale"], cfg["input_shape"], dtype))
-        else:
-            raise ValueError(f"{path}: unknown layer type {kind!r}")
+    for i, cfg in enumerate(meta["layers"]):
+        try:
+            layers.append(_layer(cfg, arrays, k, dtype))
+        except ValueError as err:
+            raise ValueError(f"{path}: layer {i}: {err}") from None
+        k += isinstance(layers[-1], Dense)
     return layers
+
+
+def _layer(cfg: dict, arrays: dict, k: int, dtype: np.dtype) -> Layer:
+    """The layer ``cfg`` describes; a Dense layer takes the arrays W{k} and b{k}."""
+    kind = cfg["type"]
+    if kind == "dense":
+        W, b = arrays.get(f"W{k}"), arrays.get(f"b{k}")
+        expected = (cfg["n_out"], cfg["n_in"])
+        if W is None or b is None or W.shape != expected or b.shape != (cfg["n_out"],):
+            raise ValueError(f"arrays of dense layer {k} do not match its architecture {expected}")
+        return Dense(W.astype(dtype, copy=False), b.astype(dtype, copy=False))
+    if kind == "activation":
+        arguments = {key: value for key, value in cfg.items() if key not in ("type", "name")}
+        return ActivationLayer(get_activation(cfg["name"], **arguments))
+    if kind == "dropout":
+        return Dropout(cfg["rate"])
+    if kind == "standardize":
+        return Standardize(cfg["offset"], cfg["scale"], cfg["input_shape"], dtype)
+    raise ValueError(f"unknown layer type {kind!r}")
