@@ -137,3 +137,22 @@ def test_augmenter_rejects_bad_parameters(bad):
 def test_batch_shape_is_checked():
     with pytest.raises(ValueError, match=r"\(m, height, width\)"):
         affine(np.zeros((28, 28)), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, rng: elastic(x, rng, sigma=0), lambda x, rng: elastic(x, rng, sigma=-2),
+    lambda x, rng: elastic(x, rng, sigma=float("inf")), lambda x, rng: elastic(x, rng, alpha=-1),
+    lambda x, rng: gaussian_smooth(x, 0), lambda x, rng: affine(x, rng, rotation=float("nan")),
+    lambda x, rng: affine(x, rng, rotation=-5), lambda x, rng: affine(x, rng, scale=1.0),
+    lambda x, rng: affine(x, rng, shift=float("inf")), lambda x, rng: gaussian_smooth(x, 1e15),
+    lambda x, rng: Augmenter(elastic_alpha=8, elastic_sigma=1e8)(x, rng)])
+def test_warps_reject_bad_parameters(call):
+    with pytest.raises(ValueError, match="augmentation (elastic_sigma|sigma|alpha|rotation|scale|shift) must be"):
+        call(np.zeros((2, 8, 8), np.uint8), np.random.default_rng(0))
+
+
+def test_an_empty_batch_gives_an_empty_batch():
+    empty = np.zeros((0, 28, 28), np.uint8)
+    rng = np.random.default_rng(0)
+    for out in (affine(empty, rng), elastic(empty, rng), Augmenter(elastic_alpha=8, stroke=0.5)(empty, rng)):
+        assert out.shape == (0, 28, 28) and out.dtype == np.float32

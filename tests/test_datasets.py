@@ -51,6 +51,7 @@ GOOD = bytes([0, 0, 8, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + b
     (GOOD[:9], "header"),
     (GOOD[:-1], "truncated"),
     (GOOD + b"\x00", "trailing bytes"),
+    (GOOD[:4] + b"\xff" * 8, r"truncated: .*\(18446744065119617037 bytes"),  # 2^32 x 2^32 overflows int64
 ])
 def test_each_corruption_is_named(raw, words):
     assert parse_idx(GOOD).shape == (2, 3)
@@ -63,6 +64,16 @@ def test_truncated_gzip_is_named(tmp_path):
     path.write_bytes(gzip.compress(GOOD)[:-10])
     with pytest.raises(ValueError, match="gzip"):
         read_idx(path)
+
+
+@pytest.mark.parametrize("point", ["1 9999999999999999999999", "1 " + "9" * 400, "1 \u00b23", "1 --1"])
+def test_a_bad_unipen_point_names_the_file_and_line(tmp_path, point):
+    """Huge, non-ASCII or doubly signed coordinates: a one-line ValueError, not OverflowError or int()'s."""
+    path = tmp_path / "p.tra"
+    path.write_text(f'.SEGMENT DIGIT 1 ? "7"\n.COMMENT 7 3 1\n.PEN_DOWN\n{point}\n.PEN_UP\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p\.tra, line 4: expected a point") as err:
+        datasets.load_pendigits(path)
+    assert "\n" not in str(err.value)
 
 
 def test_writer_rejects_what_idx_cannot_hold(tmp_path):

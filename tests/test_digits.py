@@ -54,3 +54,13 @@ def test_class_accuracies_are_each_class_share_predicted_right(labels, seed):
     for k in range(4):
         mine = labels == k
         assert accuracies[k] == (np.mean(predicted[mine] == k) if mine.any() else 0.0)
+
+
+@pytest.mark.parametrize("labels, predicted, message", [
+    ([0, 1], [1], "same length"), ([[0, 1]], [[0, 1]], "1-D"),
+    ([0, 3], [1, 1], r"labels must be integer classes in \[0, 3\)"), ([0, 1], [-1, 0], "predicted must be"),
+    ([0, 1], [1.5, 0], "predicted must be"),
+])
+def test_confusion_matrix_refuses_unpaired_or_out_of_range_classes(labels, predicted, message):
+    with pytest.raises(ValueError, match=message):
+        confusion_matrix(labels, predicted, 3)

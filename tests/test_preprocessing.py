@@ -55,6 +55,13 @@ def test_blank_images_give_zeros():
         assert not P.digit_from_image(blank).any()
 
 
+def test_values_near_the_float64_limit_give_the_same_digit():
+    image = np.full((30, 30), -1.0)
+    image[5:25, 13:17] = 1.0
+    expected = P.digit_from_image(image)
+    assert expected.any() and np.array_equal(P.digit_from_image(image * 1e308), expected)
+
+
 @pytest.mark.parametrize("bad", [np.zeros(5), np.zeros((0, 4)), np.zeros((4, 4, 2)), np.array([["a"]]),
                                  np.full((3, 3), np.nan)])
 def test_bad_images_are_rejected_with_a_message(bad):
@@ -104,6 +111,31 @@ def test_stroke_width_is_normalised(digits, digit_model, steps):
     assert (digit_model.predict(changed) == labels).mean() >= (digit_model.predict(plain) == labels).mean() - 0.05
 
 
+def drawn(strokes: list, width: float, size: int = 1000) -> np.ndarray:
+    """``strokes`` drawn black on white with a round pen ``width`` pixels wide on a size x size image."""
+    y, x = np.mgrid[:size, :size] + 0.5
+    nearest = np.full((size, size), np.inf)
+    for stroke in strokes:
+        for (ax, ay), (bx, by) in zip(stroke[:-1], stroke[1:]):
+            dx, dy = bx - ax, by - ay
+            t = np.clip(((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy), 0, 1)
+            nearest = np.minimum(nearest, np.hypot(x - ax - t * dx, y - ay - t * dy))
+    return np.where(nearest <= width / 2, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("width", [2, 3, 8])
+@pytest.mark.parametrize("shape", [[[[200, 200], [800, 200]], [[500, 200], [500, 800]]],
+                                   [[[250, 150], [750, 150], [400, 850]]],
+                                   [[[600, 850], [600, 150], [200, 600], [800, 600]]]], ids=["T", "7", "4"])
+def test_a_thin_pen_in_a_large_image_comes_out_as_wide_as_the_drawn_strokes(shape, width):
+    """A stroke 2-8 pixels wide in a 1000 x 1000 image is thinner than a pixel at the working
+    resolution; it is thickened all the same, to about the ink of digit_from_strokes' pen."""
+    out = P.digit_from_image(drawn(shape, width)).astype(float)
+    pen = P.digit_from_strokes(shape).astype(float)
+    assert 0.8 < out.sum() / pen.sum() < 1.25
+    assert (out > 128).sum() >= 0.8 * (pen > 128).sum()
+
+
 def test_mnist_redrawn_on_a_large_canvas_is_recognised_as_well(mnist, digit_model):
     """1000 MNIST test digits drawn 4x larger, dark on light, at varying places on a larger canvas,
     put back through digit_from_image: recognised at most 2 points less often than the originals."""
@@ -141,6 +173,7 @@ def test_strokes_follow_the_convention_and_are_recognised(strokes, digits, digit
 def test_a_single_point_and_no_strokes():
     dot = P.digit_from_strokes([[[5.0, 5.0]]])
     assert dot.any() and np.abs(centre_of_mass(dot.astype(float)) - P.CENTRE).max() <= 0.25
+    assert np.array_equal(P.digit_from_strokes([[[0, 0], [1e-320, 0]]]), dot)  # 1 / extent would be inf
     assert not P.digit_from_strokes([]).any() and not P.digit_from_strokes([[], []]).any()
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MAX_SIGMA = 1000.0  # pixels: far wider than any image smoothed here; the kernel holds 6 sigma + 1 taps
+
 
 def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     """Sample each image of ``images`` (m, h, w) at its source points (sy, sx), arrays of shape
@@ -27,6 +29,8 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     out = top + wy (bottom - top). Coordinates are float32 (exact to 1e-5 pixel on digit images)."""
     m, h, w = images.shape
     shape = np.shape(sy)
+    if m == 0:  # nothing to sample, and reshape(0, -1) below cannot infer a row length
+        return np.zeros(shape, np.float32)
     row = w + 4  # two zero pixels around: any clipped point reads 0
     padded = np.zeros((m, h + 4, row), np.float32)
     padded[:, 2:-2, 2:-2] = images
@@ -61,6 +65,9 @@ def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0,
     """Rotate each image by a uniform angle in [-rotation, rotation] degrees, zoom it by a factor in
     [1 - scale, 1 + scale] and shift it by up to ``shift`` pixels along each axis, about its centre."""
     images = _check_batch(images)
+    _check_parameter("rotation", rotation)
+    _check_parameter("scale", scale, below=1)
+    _check_parameter("shift", shift)
     m, h, w = images.shape
     theta = np.deg2rad(rng.uniform(-rotation, rotation, m))
     zoom = rng.uniform(1 - scale, 1 + scale, m)
@@ -83,6 +90,7 @@ def gaussian_smooth(fields: np.ndarray, sigma: float) -> np.ndarray:
     With zero padding the convolution along an axis of length n is the product with the banded
     Toeplitz matrix G (n x n), G[i, j] = g(j - i) for |j - i| <= 3 sigma, so each slice F becomes
     G_h F G_w^T: two matrix products instead of a pass over the slices per kernel tap."""
+    _check_parameter("sigma", sigma, positive=True, below=MAX_SIGMA)
     radius = max(1, int(np.ceil(3 * sigma)))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
@@ -103,6 +111,7 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, s
     """Simard et al.'s elastic distortion: a random displacement field, uniform in [-1, 1] per pixel,
     smoothed by a Gaussian of width ``sigma`` and scaled by ``alpha`` (pixels)."""
     images = _check_batch(images)
+    _check_parameter("alpha", alpha)
     m, h, w = images.shape
     uniform = 2 * rng.random((2, m, h, w), np.float32) - 1  # float32 as bilinear's coordinates
     dy, dx = np.float32(alpha) * gaussian_smooth(uniform, sigma)
@@ -142,11 +151,10 @@ class Augmenter:
 
     def __post_init__(self) -> None:
         for name in ("rotation", "scale", "shift", "elastic_alpha", "elastic_sigma", "stroke"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"augmentation {name} must be a finite number >= 0, got {value!r}")
-        if self.scale >= 1 or self.stroke > 1 or self.elastic_sigma == 0:
-            raise ValueError(f"augmentation needs scale < 1, stroke <= 1 and elastic_sigma > 0, got {self}")
+            _check_parameter(name, getattr(self, name), positive=name == "elastic_sigma",
+                             below={"scale": 1, "elastic_sigma": MAX_SIGMA}.get(name, np.inf))
+        if self.stroke > 1:
+            raise ValueError(f"augmentation stroke must be <= 1, got {self.stroke!r}")
 
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = stroke_width(images, rng, self.stroke) if self.stroke else images
@@ -162,3 +170,10 @@ def _check_batch(images: np.ndarray) -> np.ndarray:
     if images.ndim != 3:
         raise ValueError(f"images must be a batch of shape (m, height, width), got {images.shape}")
     return images
+
+
+def _check_parameter(name: str, value: float, positive: bool = False, below: float = np.inf) -> None:
+    """Raise ValueError unless ``value`` is a finite number >= 0 (> 0 if ``positive``) and < ``below``."""
+    if not (np.isfinite(value) and (value > 0 if positive else value >= 0) and value < below):
+        bounds = ("> 0" if positive else ">= 0") + (f" and < {below}" if below < np.inf else "")
+        raise ValueError(f"augmentation {name} must be a finite number {bounds}, got {value!r}")

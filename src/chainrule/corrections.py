@@ -80,14 +80,18 @@ def load_samples(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
+    # EOFError: an empty file; TypeError: a bare .npy array, which is no archive to open with "with"
     try:
         with np.load(path, allow_pickle=False) as data:
-            image, label = data["image"], int(data["label"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            image, label = data["image"], data["label"]
+    except (OSError, EOFError, TypeError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path} is not a saved drawing ({type(err).__name__}: {err})") from None
-    if image.shape != (28, 28) or image.dtype != np.uint8 or not 0 <= label <= 9:
-        raise ValueError(f"{path} is not a saved drawing (image {image.shape} {image.dtype}, label {label})")
-    return image, label
+    # the label is one integer (save_sample writes an int64): 3.7 is not a digit, nor "7" or [1, 2]
+    if (image.shape != (28, 28) or image.dtype != np.uint8 or label.shape != () or label.dtype.kind not in "iu"
+            or not 0 <= label <= 9):
+        raise ValueError(f"{path} is not a saved drawing (image {image.shape} {image.dtype}, "
+                         f"label {label.dtype} {repr(label.item()) if label.ndim == 0 else label.shape})")
+    return image, int(label)
 
 
 def adapt(net: Network, images: np.ndarray, labels: np.ndarray, mnist_images: np.ndarray,

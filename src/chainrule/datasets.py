@@ -23,6 +23,7 @@ import functools
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import urllib.request
@@ -78,7 +79,7 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     if ndim == 0 or len(raw) < header:
         raise ValueError(f"{name}: truncated or corrupt IDX header ({ndim} dimensions, {len(raw)} bytes)")
     shape = tuple(int(n) for n in np.frombuffer(raw, ">u4", ndim, 4))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: 2^32 x 2^32 overflows int64
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "has trailing bytes"
         raise ValueError(f"{name}: {problem}: header says {' x '.join(map(str, shape))} {dtype.name} values "
@@ -319,8 +320,10 @@ def _parse_unipen(text: str, name: str) -> tuple[list, list, list]:
             digits[-1].append(points)
             stroke = None
         elif stroke is not None:
-            if len(words) != 2 or not all(w.lstrip("-").isdigit() for w in words):
-                raise ValueError(f"{where}: expected a point 'x y' of two integers, got {line.strip()!r}")
+            # ASCII digits only (str.isdigit takes "²"), and few enough that float64 holds them exactly
+            if len(words) != 2 or not all(re.fullmatch(r"-?[0-9]{1,15}", w) for w in words):
+                raise ValueError(f"{where}: expected a point 'x y' of two integers of at most 15 digits, "
+                                 f"got {line.strip()!r}")
             stroke.append((int(words[0]), int(words[1])))
     if stroke is not None:
         raise ValueError(f"{name}: truncated: the file ends inside a stroke")

@@ -51,9 +51,18 @@ def class_names(net: Network) -> list[str]:
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
-    """C[i, j] = the number of samples of class i predicted as class j (rows sum to the class sizes)."""
+    """C[i, j] = the number of samples of class i predicted as class j (rows sum to the class sizes).
+    ``labels`` and ``predicted`` are integer classes in [0, n_classes), one of each per sample."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    if labels.ndim != 1 or labels.shape != predicted.shape:
+        raise ValueError(f"labels and predicted must be 1-D and of the same length, got shapes {labels.shape} "
+                         f"and {predicted.shape}")
+    for name, classes in (("labels", labels), ("predicted", predicted)):
+        if classes.size and (classes.dtype.kind not in "iu" or classes.min() < 0 or classes.max() >= n_classes):
+            raise ValueError(f"{name} must be integer classes in [0, {n_classes}), got {classes.dtype} values "
+                             f"from {classes.min()} to {classes.max()}")
     matrix = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(matrix, (np.asarray(labels, np.intp), np.asarray(predicted, np.intp)), 1)
+    np.add.at(matrix, (labels.astype(np.intp), predicted.astype(np.intp)), 1)
     return matrix
 
 

@@ -9,8 +9,8 @@ Two entry points follow that convention:
 
 * ``digit_from_image(gray)``: a photo, scan or bitmap of either polarity, any size and dtype. The
   strokes are also brought to MNIST's width: the mean stroke width is estimated as
-  ink area / skeleton length, and a stroke much thinner or thicker than MNIST's is dilated or
-  eroded toward it.
+  ink mass / skeleton length, and a stroke much thinner (down to a hairline in a large image) or
+  thicker than MNIST's is dilated or eroded toward it; the box of the result is the one scaled to 20.
 * ``digit_from_strokes(strokes)``: the pen paths the drawing page sends. They are rasterised
   directly in the 28x28 field with a pen whose width is fixed in output pixels, so the same digit
   drawn small, large, off-centre, with a thin or a thick pen gives the same input.
@@ -34,6 +34,7 @@ PEN_WIDTH = 2.4  # the width of the pen that rasterises drawn strokes, in output
 MAX_POINTS = 20_000
 MAX_SEGMENTS = 2_000  # after simplification; real digits have at most a few hundred (pen data: under 200)
 MAX_COORDINATE = 1e6  # in the caller's units: canvas pixels or tablet units are far below
+MIN_EXTENT = 1e-9  # a drawing smaller than this is a dot: at MAX_COORDINATE, a few float64 rounding steps
 RENDER_CHUNK = 256  # segments per (784, chunk) block in _render, which bounds its memory
 
 
@@ -49,10 +50,10 @@ def digit_from_image(gray: np.ndarray) -> np.ndarray:
     if box is None:
         return np.zeros((SIZE, SIZE), np.uint8)
     (y0, y1), (x0, x1) = box
-    crop = ink[y0:y1, x0:x1]
-    work = _fit_box(crop, BOX * WORK)
+    work = np.pad(_fit_box(ink[y0:y1, x0:x1], BOX * WORK), WORK)  # room for the strokes to thicken
     work = _normalise_width(work, STROKE_WIDTH * WORK)
-    return _centre(_block_mean(work, WORK))
+    (y0, y1), (x0, x1) = _ink_box(work, 0.3 * work.max())  # the thickened ink is what fills the 20 pixels
+    return _centre(_block_mean(_fit_box(work[y0:y1, x0:x1], BOX * WORK), WORK))
 
 
 def ink_map(gray: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     lo, hi = float(g.min()), float(g.max())
     if hi - lo < 1e-12:
         return np.zeros(g.shape)
-    g = (g - lo) / (hi - lo)
+    g = (g / 2 - lo / 2) / (hi / 2 - lo / 2)  # halving is exact, and keeps hi - lo finite for +-1e308
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     background = float(np.median(border))
     if background > 0.5:  # dark ink on light paper
@@ -148,15 +149,18 @@ def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
 def _normalise_width(ink: np.ndarray, target: float) -> np.ndarray:
     """Dilate strokes much thinner than ``target`` and erode strokes much thicker, by the number of
     pixels that halves the difference on each side. Erosion keeps the skeleton, so no part of the
-    digit disappears."""
-    binary = ink > 0.5
-    skeleton = skeletonize(binary)
-    if not skeleton.any():
-        return ink
-    width = binary.sum() / skeleton.sum()
-    steps = int(round(abs(target - width) / 2))
+    digit disappears.
+
+    The width is ink mass / skeleton length, the skeleton that of the pixels with at least a quarter of
+    the peak ink (a stroke straddling two pixels leaves half its ink in each, a crossing up to twice a
+    stroke's). A stroke thinner than a pixel (a thin pen in a large image), spread by the downsampling
+    below any fixed threshold, is measured so too, and dilated from its skeleton at full ink, so that it
+    comes out as wide as a thicker one. ``ink`` must hold some ink."""
+    skeleton = skeletonize(ink >= ink.max() / 4)
+    width = ink.sum() / skeleton.sum()
+    steps = int(round(abs(target - max(width, 1.0)) / 2))
     if width < target / 1.4 and steps:
-        return _morph(ink, steps, np.maximum)
+        return _morph(np.maximum(ink, skeleton), steps, np.maximum)
     if width > target * 1.4 and steps:
         return np.maximum(_morph(ink, steps, np.minimum), _morph(skeleton.astype(float), WORK // 2, np.maximum))
     return ink
@@ -260,7 +264,7 @@ def digit_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], pen_width: 
     points = np.concatenate(paths)
     lo, hi = points.min(axis=0), points.max(axis=0)
     extent = float((hi - lo).max())
-    scale = (BOX - pen_width) / extent if extent > 0 else 0.0
+    scale = (BOX - pen_width) / extent if extent > MIN_EXTENT else 0.0  # 1 / (a subnormal extent) is inf
     paths = _within_budget([(p - (lo + hi) / 2) * scale + CENTRE for p in paths])
     ink = _render(paths, pen_width / 2)
     mass = ink.sum()
