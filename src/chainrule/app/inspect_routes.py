@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from . import look_inside
 from .recognizer import Recognizer
-from .requests import BadRequest, Workers, field, guarded, image, in_worker, json_body, label
+from .requests import (MAX_DIGITS, BadRequest, Workers, ascii_digits, field, guarded, image, in_worker,
+                       json_body, label)
 from .training_session import TrainingSession
 
 
@@ -53,16 +54,16 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
     def reset(body: dict) -> dict:
         return {"edits": labs.reset(field(body, "session")).edits()}
 
-    async def confidence(request: Request):
-        return await workers.run(coverage.of, recognizer.net)
+    async def confidence(request: Request):  # 10,000 predictions: heavy, so it never holds every worker
+        return await workers.run(coverage.of, recognizer.net, heavy=True)
 
     async def train_start(request: Request):
         return training.start(await json_body(request))
 
     async def train_status(request: Request):
         since = request.query_params.get("since", "0")
-        if not since.isdigit():
-            raise BadRequest(f"since must be a report number >= 0, got {since!r}")
+        if not (ascii_digits(since) and len(since) <= MAX_DIGITS):
+            raise BadRequest(f"since must be a report number >= 0 in ASCII digits, got {since[:40]!r}")
         return training.status(int(since))
 
     async def train_use(request: Request):

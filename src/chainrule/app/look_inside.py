@@ -3,11 +3,13 @@ user's drawing, as JSON-ready dicts, and the confidence threshold's coverage on 
 mathematics here: every number comes from ``chainrule.inspection``, the network or an optimiser.
 
 Each browser session gets its own lab copy (``Labs``); switching units off, scaling their weights
-and gradient steps change only that copy, never the model the drawing pad uses."""
+and gradient steps change only that copy, never the model the drawing pad uses. A lab copies the
+model only once it is changed, and the labs together hold at most LAB_BYTES of weights."""
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -21,57 +23,77 @@ from ..training import flatten
 
 FIRST_LAYER_IMAGES = 6
 MAX_SESSIONS = 16
+LAB_BYTES = 200_000_000  # of weights held by the labs: two edited labs of the largest live-trained model (41 MB)
+COVERAGE_MODELS = 4  # coverage results kept: the loaded model and the last few adapted or trained ones
 
 
 class Lab:
-    """A copy of a model that one session may edit: units switched off, weights scaled, gradient
-    steps. Edits are applied to a fresh copy of ``base`` so that they can be undone one by one."""
+    """A model that one session may edit: units switched off, weights scaled, gradient steps.
+    ``base`` is the model with the steps taken so far (the drawing pad's model itself until the
+    first step: it is never changed in place, so it need not be copied) and ``net`` is ``base`` with
+    the edits, rebuilt from a fresh copy of ``base`` so that edits can be undone one by one. An edit
+    or step is checked whole before any of it is kept, and refused if it would make a weight NaN or
+    infinite."""
 
     def __init__(self, net: Network) -> None:
         self.source = net
-        self.base = net.copy()
+        self.base = net
         self.off: set[tuple[int, int]] = set()
         self.scale: dict[tuple[int, int], float] = {}
-        self.net = self.base
+        self.net = net
         self.version = 0
 
     def edit(self, layer: int, unit: int, off: bool | None = None, scale: float | None = None) -> None:
+        inspection.check_unit(self.base, layer, unit, hidden=off is not None)  # a unit switched off must be hidden
+        if scale is not None and (type(scale) not in (int, float) or not -10 <= scale <= 10):
+            raise ValueError(f"scale must be a number in [-10, 10], got {scale!r}")
+        switched_off, scales = set(self.off), dict(self.scale)
         if off is not None:
-            inspection.check_unit(self.base, layer, unit, hidden=True)
-            (self.off.add if off else self.off.discard)((layer, unit))
+            (switched_off.add if off else switched_off.discard)((layer, unit))
         if scale is not None:
-            inspection.check_unit(self.base, layer, unit)
-            if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and -10 <= scale <= 10):
-                raise ValueError(f"scale must be a number in [-10, 10], got {scale!r}")
-            self.scale[(layer, unit)] = float(scale)
-        self._rebuild()
+            scales[(layer, unit)] = float(scale)
+        net = self.base.copy() if switched_off or scales else self.base
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            for layer_unit in switched_off:
+                inspection.silence_unit(net, *layer_unit)
+            for layer_unit, factor in scales.items():
+                inspection.scale_unit(net, *layer_unit, factor)
+        _check_finite(net)
+        self.net, self.off, self.scale = net, switched_off, scales
+        self.version += 1
 
     def step(self, image: np.ndarray, label: int, eta: float) -> None:
         """One gradient step theta <- theta - eta dC/dtheta on the lab model as it is (edits
-        included, which then become part of it)."""
+        included, which then become part of it), taken on a copy that replaces it if all is finite."""
         _, grads = self.net.loss_and_gradient(image[None], np.array([label]))
-        params = self.net.params()
-        SGD(eta).step(params, flatten(grads))
-        self.base, self.off, self.scale = self.net, set(), {}
+        net = self.net.copy()
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+            SGD(eta).step(net.params(), flatten(grads))
+        _check_finite(net)
+        self.base = self.net = net
+        self.off, self.scale = set(), {}
         self.version += 1
 
-    def _rebuild(self) -> None:
-        net = self.base.copy()
-        for layer, unit in self.off:
-            inspection.silence_unit(net, layer, unit)
-        for (layer, unit), factor in self.scale.items():
-            inspection.scale_unit(net, layer, unit, factor)
-        self.net = net
-        self.version += 1
+    def nbytes(self) -> int:
+        """The bytes of the weights this lab holds beyond the drawing pad's model."""
+        own = {id(net): net for net in (self.base, self.net) if net is not self.source}
+        return sum(p.nbytes for net in own.values() for p in net.params())
 
     def edits(self) -> dict:
         return {"off": sorted([k, j] for k, j in self.off),
                 "scale": [[k, j, f] for (k, j), f in sorted(self.scale.items())], "version": self.version}
 
 
+def _check_finite(net: Network) -> None:
+    if not all(np.isfinite(p).all() for p in net.params()):
+        raise ValueError("the lab model's weights would become non-finite (too large): this was not applied; "
+                         "reset the lab or use smaller scales and steps")
+
+
 class Labs:
-    """The lab copies by session id, the least recently used dropped beyond MAX_SESSIONS. A lab
-    starts afresh when the drawing pad's model changes (adaptation, a live-trained model)."""
+    """The labs by session id, the least recently used dropped beyond MAX_SESSIONS or LAB_BYTES.
+    Every lab starts afresh when the drawing pad's model changes (adaptation, a live-trained model),
+    so that none keeps an old model alive."""
 
     def __init__(self, model) -> None:
         self.model = model  # a callable giving the model the drawing pad uses now
@@ -82,11 +104,12 @@ class Labs:
         if not (isinstance(session, str) and 0 < len(session) <= 64):
             raise ValueError(f"session must be a string of 1 to 64 characters, got {session!r}")
         with self._lock:
-            lab = self._labs.pop(session, None)
-            if lab is None or lab.source is not self.model():
-                lab = Lab(self.model())
+            model = self.model()
+            for stale in [key for key, lab in self._labs.items() if lab.source is not model]:
+                del self._labs[stale]
+            lab = self._labs.pop(session, None) or Lab(model)
             self._labs[session] = lab
-            while len(self._labs) > MAX_SESSIONS:
+            while len(self._labs) > 1 and (len(self._labs) > MAX_SESSIONS or self.nbytes() > LAB_BYTES):
                 self._labs.popitem(last=False)
             return lab
 
@@ -95,6 +118,9 @@ class Labs:
         with self._lock:
             self._labs[session] = Lab(self.model())
             return self._labs[session]
+
+    def nbytes(self) -> int:
+        return sum(lab.nbytes() for lab in self._labs.values())
 
 
 def forward(lab: Lab, image: np.ndarray) -> dict:
@@ -163,16 +189,19 @@ class Coverage:
     THRESHOLDS = np.round(np.linspace(0, 0.99, 100), 2)
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[Network, dict]] = {}
+        # id(net) -> (a weak reference to net, its result): a model the pad has left is not kept alive here
+        self._cache: OrderedDict[int, tuple[weakref.ref, dict]] = OrderedDict()
         self._lock = threading.Lock()
 
     def of(self, net: Network) -> dict:
         with self._lock:
-            if id(net) not in self._cache:
-                if len(self._cache) >= 4:  # models replaced by adaptation or live training
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[id(net)] = (net, self._compute(net))
-            return self._cache[id(net)][1]
+            known = self._cache.get(id(net))
+            if known is None or known[0]() is not net:  # an id is reused once its model is gone
+                known = self._cache[id(net)] = (weakref.ref(net), self._compute(net))
+            self._cache.move_to_end(id(net))
+            while len(self._cache) > COVERAGE_MODELS:
+                self._cache.popitem(last=False)
+            return known[1]
 
     def _compute(self, net: Network) -> dict:
         try:

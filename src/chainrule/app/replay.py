@@ -29,7 +29,9 @@ def running_server(app, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port in a background thread; yields its base URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
+    from .serving import server_config
+
+    server = uvicorn.Server(server_config(app, host, 0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

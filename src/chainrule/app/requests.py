@@ -1,9 +1,10 @@
 """Reading a request of the drawing server as hostile: every body is bounded in size and in nesting
-depth before it is parsed, parsed into plain JSON (no NaN, no Infinity, no number of more than
-MAX_DIGITS digits in a row), and every number a route takes must be a JSON integer or float (never a
-boolean or a string). Anything else is a ``BadRequest``, which the routes answer with a 4xx and
-{"error": "<one line>"}. Model work runs in a small pool of worker threads (``Workers``) so that the
-event loop, and with it every other client, is never blocked by one request."""
+depth before it is parsed, parsed into plain JSON (UTF-8 only; no NaN, no Infinity, no number of more
+than MAX_DIGITS digits in a row), and every number a route takes must be a JSON integer or float
+(never a boolean or a string). A body must arrive within BODY_SECONDS. Anything else is a
+``BadRequest``, which the routes answer with a 4xx and {"error": "<one line>"}. Model work runs in a
+small pool of worker threads (``Workers``) so that the event loop, and with it every other client, is
+never blocked by one request."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from typing import Any, Awaitable, Callable
 
 import anyio
 import numpy as np
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 MAX_BODY = 1_000_000  # bytes of an HTTP body or a WebSocket message
 MAX_DEPTH = 8  # nesting of JSON arrays and objects; the deepest real request (strokes) has 4
-MAX_DIGITS = 18  # in a row, in any number: an int64 holds 18 digits, a float64 means 17
+MAX_DIGITS = 18  # in a row, in a number's integer part or exponent: an int64 holds 18 digits
+BODY_SECONDS = 10  # to send a body of at most MAX_BODY bytes, which a slow phone link does in a second or two
 MAX_WAITING = 32  # model jobs queued for a worker beyond which a request gets 429 "busy"
 HEAVY = 64_000  # bytes: a body this large (a drawing of thousands of points) is a heavy job
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -41,20 +43,26 @@ class BadRequest(Exception):
 
 
 def parse_json(data: bytes | str) -> dict:
-    """The JSON object in ``data``: at most MAX_BODY bytes, nested at most MAX_DEPTH deep and with
-    no number of more than MAX_DIGITS digits in a row, all checked on the text before parsing, so
-    that no parser recursion or giant integer can be driven from outside; NaN and Infinity are refused."""
+    """The JSON object in ``data``: at most MAX_BODY bytes of UTF-8, nested at most MAX_DEPTH deep
+    and with no number whose integer part or exponent has more than MAX_DIGITS digits, all checked
+    on the text before parsing, so that no parser recursion or giant number can be driven from
+    outside; NaN and Infinity are refused. Only UTF-8 is read: ``json.loads`` would also decode
+    UTF-16 and UTF-32 bytes, whose digits the byte-wise checks do not see as digits in a row."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > MAX_BODY:
         raise BadRequest(f"request too large (at most {MAX_BODY} bytes)", 413)
+    try:
+        text = data if isinstance(data, str) else raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadRequest(f"invalid JSON: the body must be UTF-8 text ({err.reason} at byte {err.start})") from None
     codes = np.frombuffer(_STRINGS.sub(b'""', raw), np.uint8)  # emptied strings cannot nest or hold numbers
     if nesting_depth(codes) > MAX_DEPTH:
         raise BadRequest(f"JSON nested too deep (at most {MAX_DEPTH} levels)")
     if (digits := longest_digit_run(codes)) > MAX_DIGITS:
         raise BadRequest(f"number too long ({digits} digits in a row; at most {MAX_DIGITS})")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as err:
         raise BadRequest(f"invalid JSON: {err}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
@@ -68,10 +76,14 @@ def nesting_depth(codes: np.ndarray) -> int:
 
 
 def longest_digit_run(codes: np.ndarray) -> int:
-    """The most decimal digits in a row in the bytes ``codes``: run ends are where the 0/1 digit
-    indicator (padded with 0 on both sides) changes."""
+    """The most decimal digits in a row in the bytes ``codes``, not counting a fraction (a run right
+    after "."): only the integer part and the exponent make a number big, while a float such as
+    0.0044017862683820574 has 19 digits after the point. Run ends are where the 0/1 digit indicator
+    (padded with 0 on both sides) changes."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], _DIGIT.take(codes), [0]])))
-    return int((edges[1::2] - edges[::2]).max(initial=0))
+    starts, ends = edges[::2], edges[1::2]
+    fraction = (starts > 0) & (codes[np.maximum(starts - 1, 0)] == ord("."))
+    return int((ends - starts)[~fraction].max(initial=0))
 
 
 def _refuse_constant(name: str):
@@ -79,17 +91,31 @@ def _refuse_constant(name: str):
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body, refused with 413 as soon as it passes MAX_BODY bytes (declared or streamed)."""
+    """The raw body, refused with 413 as soon as it passes MAX_BODY bytes (declared or streamed) and
+    with 408 if it has not all arrived BODY_SECONDS after the request began: a client that stops
+    sending would otherwise hold its connection and buffers for ever."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and (not ascii_digits(declared) or int(declared) > MAX_BODY):
         raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)", 413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(f"the request body did not arrive within {BODY_SECONDS} s", 408) from None
+    except ClientDisconnect:
+        raise BadRequest("the client went away before sending the whole body") from None
     return b"".join(chunks)
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is a non-negative decimal integer in ASCII digits (str.isdigit also takes
+    "²" and "٣", on which int() fails or which no client means)."""
+    return text.isascii() and text.isdigit()
 
 
 async def json_body(request: Request) -> dict:
@@ -128,7 +154,10 @@ def image(value) -> np.ndarray:
     rows = value if isinstance(value, list) and all(type(row) is list for row in value) else [value]
     if not all(isinstance(row, list) and {type(v) for v in row} <= set(_NUMBERS) for row in rows):
         raise BadRequest("image must be 28x28 numbers 0..255")
-    image = np.asarray(value, dtype=np.float64)
+    try:
+        image = np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise BadRequest("image values must be finite numbers in 0..255") from None
     if image.size != 784 or image.ndim not in (1, 2) or (image.ndim == 2 and image.shape != (28, 28)):
         raise BadRequest(f"image must be 28x28 numbers 0..255, got shape {image.shape}")
     if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
@@ -165,9 +194,17 @@ def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awai
             result = await handler(request)
         except BadRequest as err:
             return error_response(str(err), err.status)
+        except OverflowError as err:  # an integer too large for a float, where a number is converted
+            return error_response(f"a number is out of range ({err})", 400)
         except ValueError as err:
             return error_response(str(err), 422)
-        return result if isinstance(result, Response) else JSONResponse(result)
+        if isinstance(result, Response):
+            return result
+        try:
+            return JSONResponse(result)
+        except ValueError:  # JSON has no NaN or Infinity, and JSONResponse refuses them
+            return error_response("the answer holds NaN or infinite numbers, which JSON cannot carry: "
+                                  "the model overflows on this input", 422)
     return endpoint
 
 

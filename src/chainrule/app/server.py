@@ -8,7 +8,8 @@ new view adds its endpoints there and its drawing code to static/app.js.
     POST /api/correct      {"strokes": ..., "label": 7}  -> saves the drawing with its true label
     POST /api/adapt        fine-tune a copy of the model on the corrections (background thread)
     POST /api/reset        back to the model as loaded
-    WS   /ws               send {"id": n, "strokes": ...}, receive {"id": n, ...prediction}
+    WS   /ws               send {"id": n, "strokes": ...}, receive {"id": n, ...prediction}; the id, echoed
+                           in the answer, is an integer within +-2^53 or a string of at most 64 characters
     /api/inspect/..., /api/confidence, /api/train/...   the "look inside" and "train live" views
                            (see inspect_routes.py, over look_inside.py and training_session.py)
 
@@ -20,6 +21,7 @@ and each WebSocket has one message in work at a time."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -93,7 +95,7 @@ def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
                 if message.get("text") is None:
                     await ws.send_json({"error": "send JSON text messages, not binary ones"})
                     return await ws.close(1003, "binary messages are not accepted")
-                await ws.send_json(await _ws_answer(recognizer, workers, message["text"]))
+                await ws.send_text(await _ws_answer(recognizer, workers, message["text"]))
         except WebSocketDisconnect:
             pass
 
@@ -111,19 +113,32 @@ def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
     ]
 
 
-async def _ws_answer(recognizer: Recognizer, workers: Workers, text: str) -> dict:
-    def answer() -> dict:
-        message = None
+async def _ws_answer(recognizer: Recognizer, workers: Workers, text: str) -> str:
+    """The JSON text answering one WebSocket message: strict JSON (no NaN or Infinity, which the
+    page's JSON.parse would refuse)."""
+    def answer() -> str:
+        message_id = None
         try:
             message = parse_json(text)
-            return {"id": message.get("id"), **recognizer.predict_strokes(strokes(field(message, "strokes")))}
-        except (BadRequest, ValueError) as err:
-            return {"error": " ".join(str(err).split()), "id": message.get("id") if message else None}
+            message_id = _message_id(message)
+            reply = {"id": message_id, **recognizer.predict_strokes(strokes(field(message, "strokes")))}
+            return json.dumps(reply, allow_nan=False)
+        except (BadRequest, ValueError, OverflowError) as err:
+            return json.dumps({"error": " ".join(str(err).split()), "id": message_id})
 
     try:
         return await workers.run(answer, heavy=len(text) > HEAVY)
     except BadRequest as err:  # the workers are busy
-        return {"error": str(err), "id": None}
+        return json.dumps({"error": str(err), "id": None})
+
+
+def _message_id(message: dict) -> int | str | None:
+    """The message's "id": an integer JavaScript holds exactly (within +-2^53) or a short string."""
+    value = message.get("id")
+    if value is None or (type(value) is int and abs(value) <= 2**53) or (type(value) is str and len(value) <= 64):
+        return value
+    raise BadRequest(f"id must be an integer within +-2^53 or a string of at most 64 characters, "
+                     f"got {type(value).__name__} {json.dumps(value, allow_nan=True)[:40]}")
 
 
 def _qr_svg(url: str) -> bytes:

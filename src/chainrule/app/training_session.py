@@ -2,7 +2,9 @@
 Fashion-MNIST in a worker thread, by a plain loop of optimiser steps, reporting every few hundred
 steps the training and validation loss and accuracy, the first layer's weights and each layer's
 gradient norm |dC/dW^(k)|. Pause, resume and stop act between steps; the drawing clients keep
-being served because the thread uses one BLAS thread and yields between steps."""
+being served because the thread uses one BLAS thread and yields between steps. A run is refused if
+it would take more than MAX_SECONDS, and stopped once no page has asked for its status for
+IDLE_SECONDS (the page asks every 0.4 s while it is open)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,14 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 DATASETS = ("mnist", "fashion-mnist")
 VALIDATION_SIZE = 2000
 WEIGHT_IMAGES = 16
+MAX_SECONDS = 900  # of estimated work for one run: the largest network the page offers, at its 3,000 steps, fits
+MAX_REPORTS = 1000  # a run's reports, all kept for the page's curves
+IDLE_SECONDS = 120  # twice the minute to which a browser may slow a hidden tab's timers
+# the cost of a run, measured on a 2-core x86 server with one BLAS thread (a faster one finishes early):
+STEP_SECONDS = 1e-4  # per step, whatever its size
+PARAMETER_SECONDS = 1.2e-10  # per sample and parameter in a forward pass; a training step makes three passes
+AUGMENT_SECONDS = 2.5e-5  # per augmented sample
+REPORT_SECONDS = 2e-3  # per report, beyond its forward pass of the validation images
 
 
 @dataclass
@@ -67,6 +77,26 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if not isinstance(self.augment, bool):
             raise ValueError(f"augment must be true or false, got {self.augment!r}")
+        if self.steps // self.report_every > MAX_REPORTS:
+            raise ValueError(f"at most {MAX_REPORTS} reports a run: report_every must be at least "
+                             f"steps / {MAX_REPORTS} = {-(-self.steps // MAX_REPORTS)}, got {self.report_every}")
+        if (seconds := self.estimated_seconds()) > MAX_SECONDS:
+            raise ValueError(f"this run is too large: about {seconds / 60:.0f} min of work here (steps x batch_size "
+                             f"x parameters), at most {MAX_SECONDS / 60:.0f} min: use fewer steps, a smaller batch "
+                             "or a smaller network")
+
+    @property
+    def sizes(self) -> list[int]:
+        return [784, *[self.width] * self.depth, 10]
+
+    def estimated_seconds(self) -> float:
+        """The run's cost at the measured rates: each step a forward and backward pass of its batch
+        through every parameter, each report a forward pass of the validation images."""
+        parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+        per_sample = 3 * parameters * PARAMETER_SECONDS + (AUGMENT_SECONDS if self.augment else 0.0)
+        per_report = REPORT_SECONDS + VALIDATION_SIZE * parameters * PARAMETER_SECONDS
+        reports = self.steps // self.report_every + 1
+        return self.steps * (STEP_SECONDS + self.batch_size * per_sample) + reports * per_report
 
 
 class TrainingSession:
@@ -84,6 +114,7 @@ class TrainingSession:
         self.reports: list[dict] = []
         self.weights: list[list[float]] = []
         self.step = 0
+        self._watched = time.monotonic()  # when a page last asked for the status
 
     def start(self, values: dict) -> dict:
         config = TrainingConfig.from_dict(values)
@@ -94,6 +125,7 @@ class TrainingSession:
             self.state, self.message = "loading", f"loading {config.dataset}..."
             self._stop.clear()
             self._running.set()
+            self._watched = time.monotonic()
             self._thread = threading.Thread(target=self._run, args=(config,), daemon=True, name="chainrule-train")
             self._thread.start()
         return self.status()
@@ -126,6 +158,7 @@ class TrainingSession:
         return self.net.copy()
 
     def status(self, since: int = 0) -> dict:
+        self._watched = time.monotonic()
         return {"state": self.state, "message": self.message, "step": self.step,
                 "config": asdict(self.config) if self.config else None,
                 "reports": self.reports[since:], "weights": self.weights,
@@ -148,7 +181,7 @@ class TrainingSession:
         data = load_dataset(config.dataset, download=False)
         X, Y = data.train_images, data.train_labels.astype(np.intp)
         Xv, Yv = data.test_images[:VALIDATION_SIZE], data.test_labels[:VALIDATION_SIZE].astype(np.intp)
-        sizes = [784, *[config.width] * config.depth, 10]
+        sizes = config.sizes
         net = mlp(sizes, hidden=config.activation, output="softmax", loss="cross_entropy", dtype=np.float32,
                   seed=config.seed, input_scaling=standard_scaling(X[:10000]))
         net.metadata = {"dataset": config.dataset, "trained_in": "chainrule draw, live training", **asdict(config)}
@@ -167,7 +200,10 @@ class TrainingSession:
 
         while self.step < config.steps and not self._stop.is_set():
             for idx in minibatches(len(X), config.batch_size, rng):
-                self._running.wait()
+                while not self._running.wait(1.0) and not self._unwatched():
+                    pass  # paused
+                if self._unwatched():
+                    self._stop.set()
                 if self.step >= config.steps or self._stop.is_set():
                     break
                 xb = X[idx] if augment is None else augment(X[idx], rng)
@@ -187,6 +223,11 @@ class TrainingSession:
         stopped = self._stop.is_set()
         self.state = "stopped" if stopped else "done"
         self.message = f"{'stopped' if stopped else 'finished'} after {self.step} steps"
+        if stopped and self._unwatched():
+            self.message += f": no page has followed this run for {IDLE_SECONDS} s"
+
+    def _unwatched(self) -> bool:
+        return time.monotonic() - self._watched > IDLE_SECONDS
 
     def _report(self, net: Network, Xv: np.ndarray, Yv: np.ndarray, window: dict, seconds: float) -> None:
         self.reports.append({

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ..app import create_app
+        from ..app.serving import server_config
     except ImportError as err:
         raise ValueError(f"the drawing program needs the app extra: pip install 'chainrule[app]' ({err})") from None
     access = access_for(args.host)
@@ -55,10 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{err}: the bundled model is missing; train one with `chainrule train "
                                 "--out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
-    # a WebSocket holds at most 4 unread messages of at most 2 MB (uvicorn's defaults: 32 of 16 MB)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", ws_max_size=2_000_000,
-                            ws_max_queue=4)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, args.host, args.port, log_level="warning"))
     threading.Thread(target=_announce, args=(server, args, access), daemon=True).start()
     server.run()
     return 0 if server.started else 2

@@ -1,0 +1,54 @@
+"""How the drawing server is served: uvicorn, with limits for clients that connect and never finish
+their request. ``chainrule draw`` and ``replay.running_server`` (the tests, the benchmark) both serve
+through ``server_config``, so that what is tested is what runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+REQUEST_SECONDS = 20  # to send a whole request; requests.read_body answers 408 at BODY_SECONDS before that
+MAX_CONNECTIONS = 64  # open at once, WebSockets included; beyond, uvicorn answers 503 (a page uses a few)
+
+
+class DeadlineProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose client has not sent its whole request
+    REQUEST_SECONDS after the connection opened or after its last answer. uvicorn's keep-alive timer
+    stops at the first byte, so a client sending half a request head or body was held for ever (its
+    head is bounded by h11 to 16 KiB, its unread body by uvicorn to about 64 KiB)."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(REQUEST_SECONDS, self._close_if_unfinished)
+
+    def _close_if_unfinished(self) -> None:
+        upgraded = self.transport.get_protocol() is not self  # a WebSocket now: its own protocol times it
+        if not upgraded and self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_config(app, host: str, port: int, **options) -> uvicorn.Config:
+    """uvicorn's settings for the drawing server ``app``: the request deadline, at most
+    MAX_CONNECTIONS connections, and a WebSocket holding at most 4 unread messages of at most 2 MB
+    (uvicorn's defaults: 32 of 16 MB)."""
+    return uvicorn.Config(app, host=host, port=port, http=DeadlineProtocol, limit_concurrency=MAX_CONNECTIONS,
+                          ws_max_size=2_000_000, ws_max_queue=4, **options)
