@@ -19,7 +19,6 @@ server-side latency: the model alone (probabilities + saliency), the whole strok
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -35,9 +34,11 @@ from chainrule.app import create_app
 from chainrule.app.recognizer import Recognizer
 from chainrule.app.replay import (DEVICES, digit_paths, draw_with_mouse, draw_with_touch, open_page, place, replay,
                                   running_server, settled_prediction)
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
 from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
+
+PROG = "benchmarks/drawn_digits.py"  # how errors name this script
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -52,7 +53,7 @@ PLACEMENTS = {  # name: (share of the pad's width the digit's 20-pixel box spans
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
     parser.add_argument("--digits", type=positive_int, default=200,
                         help="MNIST test digits for the Python rows (default 200)")
@@ -279,4 +280,4 @@ def _table(header: list[str], rows: list[tuple]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/drawn_digits.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

@@ -15,7 +15,6 @@ alternate, so that a change of the machine's load hits both alike. The last line
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -25,9 +24,11 @@ import numpy as np
 
 import chainrule
 from chainrule.augment import Augmenter
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
 from chainrule.layers import standard_scaling
+
+PROG = "benchmarks/recipe_speed.py"  # how errors name this script
 
 SIZES = (784, 800, 10)
 BATCH = 128
@@ -90,7 +91,7 @@ def torch_trainer(images: np.ndarray, labels: np.ndarray, epochs: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=positive_int, default=5, help="epochs per framework (default 5)")
     args = parser.parse_args()
     data = load_mnist()
@@ -120,4 +121,4 @@ def _timed(fn) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/recipe_speed.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

@@ -14,7 +14,6 @@ R = chainrule's mean fit time / scikit-learn's.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -25,18 +24,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.sklearn import MLPClassifier
+
+PROG = "benchmarks/sklearn_compare.py"  # how errors name this script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=positive_int, nargs="+", default=[64], help="hidden layer sizes (default 64)")
-    parser.add_argument("--max-iter", type=positive_int, default=200)
-    parser.add_argument("--batch-size", type=positive_int, default=200)
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning_rate_init")
-    parser.add_argument("--alpha", type=float, default=1e-4)
-    parser.add_argument("--seeds", type=positive_int, default=5)
+    parser.add_argument("--max-iter", type=positive_int, default=200, help="epochs of each fit (default 200)")
+    parser.add_argument("--batch-size", type=positive_int, default=200, help="minibatch size (default 200)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning_rate_init (default 0.001)")
+    parser.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty alpha (default 0.0001)")
+    parser.add_argument("--seeds", type=positive_int, default=5,
+                        help="fit each estimator with random_state 0, ..., N-1 (default 5)")
     args = parser.parse_args()
 
     X, y = load_digits(return_X_y=True)
@@ -75,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/sklearn_compare.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

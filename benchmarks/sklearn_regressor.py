@@ -13,7 +13,6 @@ an epoch). For each it prints, per seed and as the mean over the seeds, the fina
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import warnings
@@ -23,8 +22,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor as SklearnMLP
 from sklearn.preprocessing import StandardScaler, scale
 
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.sklearn import MLPRegressor
+
+PROG = "benchmarks/sklearn_regressor.py"  # how errors name this script
 
 
 def data_sets() -> dict:
@@ -35,9 +36,10 @@ def data_sets() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-iter", type=positive_int, default=50)
-    parser.add_argument("--seeds", type=positive_int, default=5)
+    parser = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--max-iter", type=positive_int, default=50, help="epochs of each fit (default 50)")
+    parser.add_argument("--seeds", type=positive_int, default=5,
+                        help="fit each estimator with random_state 0, ..., N-1 (default 5)")
     args = parser.parse_args()
     for name, (X, y) in data_sets().items():
         print(f"{name}: max_iter {args.max_iter}, tol 0, defaults otherwise")
@@ -59,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/sklearn_regressor.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

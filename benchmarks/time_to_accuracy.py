@@ -16,7 +16,6 @@ within 2 px), each side warping its own batches on its own clock: the plain reci
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -26,8 +25,10 @@ import numpy as np
 
 import chainrule
 from chainrule.augment import affine
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
+
+PROG = "benchmarks/time_to_accuracy.py"  # how errors name this script
 
 SIZES = (784, 800, 10)
 BATCH, LR, MOMENTUM = 128, 0.05, 0.9
@@ -79,7 +80,7 @@ def warp(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=positive_int, default=20, help="length of the cosine schedule (default 20)")
     parser.add_argument("--augment", action="store_true", help="train both on freshly warped batches")
     args = parser.parse_args()
@@ -126,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/time_to_accuracy.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

@@ -19,7 +19,6 @@ takes its steps through ``chainrule.fused``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -29,8 +28,10 @@ import numpy as np
 
 import chainrule
 from chainrule import blas
-from chainrule.cli import positive_int, run_reporting_errors
+from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.datasets import load_mnist
+
+PROG = "benchmarks/train_speed.py"  # how errors name this script
 
 NETWORKS = ((784, 128, 10), (784, 800, 10))
 BATCH = 128
@@ -123,7 +124,7 @@ def _timed(fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=positive_int, default=11, help="epochs per framework and network (default 11)")
     args = parser.parse_args()
     data = load_mnist()
@@ -174,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors("benchmarks/train_speed.py", main))
+    sys.exit(run_reporting_errors(PROG, main))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tempfile
+from pathlib import Path
 from typing import Callable, NoReturn
 
 from .. import __version__
@@ -20,11 +22,13 @@ class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: what was wrong and where to read more, without the usage
     block (20 lines for ``train``) that would bury it. The verbs' subparsers are of this class too."""
 
+    verb_parsers: dict[str, argparse.ArgumentParser]  # set by build_parser on the top-level parser
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     parser = Parser(
         prog="chainrule",
         description="Neural networks from the chain rule up: train and evaluate digit recognisers, "
@@ -34,12 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for verb in VERBS:
         importlib.import_module(f".{verb}", __name__).add_parser(sub)
+    parser.verb_parsers = sub.choices
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the verb's parser reports them: its --help lists what the verb takes
+        parser.verb_parsers.get(args.verb, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.verb is None:
         parser.print_help()
         return 0
@@ -58,6 +65,9 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:  # a network or batch too large for this machine, e.g. --hidden 100000000
+        print(f"{prog}: error: not enough memory: {err or 'an allocation failed'}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -65,13 +75,38 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
+    return _int_within(text, 1, None, "a positive integer")
+
+
+MAX_SEED = 2**32 - 1  # the largest random_state scikit-learn takes; NumPy takes any integer >= 0
+
+
+def seed(text: str) -> int:
+    """An argparse type for --seed: an integer in [0, MAX_SEED]."""
+    return _int_within(text, 0, MAX_SEED, f"a seed from 0 to {MAX_SEED}")
+
+
+def _int_within(text: str, low: int, high: int | None, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def check_output_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and fail now, not after the work, if no file can be written in it.
+    ``what`` names the user's argument in the message (``--out DIR``), not a temporary file inside."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"cannot write {what}: {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write {what}: {err.strerror or err}") from None
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import check_output_folder
+
 DATASETS = {"mnist": "mnist", "fashion": "fashion-mnist"}
+MAX_MISTAKES = 200  # 25 rows of 8; matplotlib takes superlinear time in the panels (400: over 30 s)
 
 
 def add_parser(sub) -> None:
@@ -22,7 +25,8 @@ def add_parser(sub) -> None:
                    help="test set to use (default: the one the model was trained on, else mnist)")
     p.add_argument("--data", type=Path, default=None, metavar="DIR", help="folder holding the four IDX files")
     p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder for the PNGs (default: .)")
-    p.add_argument("--mistakes", type=int, default=32, metavar="N", help="how many mistakes to show (default 32)")
+    p.add_argument("--mistakes", type=int, default=32, metavar="N",
+                   help=f"how many mistakes to show, at most {MAX_MISTAKES} (default 32)")
     p.set_defaults(run=run)
 
 
@@ -33,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model is not None and args.model_option is not None:
         raise ValueError("give the model either as MODEL or as --model, not both")
-    if args.mistakes < 0:
-        raise ValueError(f"--mistakes must be >= 0, got {args.mistakes}")
+    if not 0 <= args.mistakes <= MAX_MISTAKES:
+        raise ValueError(f"--mistakes must lie in [0, {MAX_MISTAKES}], got {args.mistakes}")
     path = args.model or args.model_option
     net = load_digit_model(path)
+    check_output_folder(args.out, f"--out {args.out}")
     dataset = args.dataset or net.metadata.get("dataset", "mnist")
     if dataset not in DATASETS:
         raise ValueError(f"the model names an unknown dataset {dataset!r}; pass --dataset mnist or fashion")
@@ -59,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     print(" " * width + "".join(f"{c[:width]:>{width + 1}}" for c in classes))
     for c, row in zip(classes, matrix):
         print(f"{c[:width]:>{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
-    args.out.mkdir(parents=True, exist_ok=True)
     confusion_png, mistakes_png = args.out / f"{name}-confusion.png", args.out / f"{name}-mistakes.png"
     title = f"{name} on {dataset}: test error {100 * error:.2f}%"
     save_figure(lambda fig: draw_confusion(fig, matrix, classes, title), confusion_png, (7, 6))

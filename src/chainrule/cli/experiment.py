@@ -8,6 +8,7 @@ import inspect
 from pathlib import Path
 
 from ..experiments import EXPERIMENTS
+from . import check_output_folder, seed
 
 
 def add_parser(sub) -> None:
@@ -16,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("name", choices=sorted(EXPERIMENTS), help="; ".join(f"{k}: {v}" for k, v in EXPERIMENTS.items()))
     p.add_argument("--out", type=Path, default=Path("experiments-out"), help="output folder (default: experiments-out)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (what CI runs)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("--model", type=Path, default=None,
                    help="the trained model an experiment starts from (adapt only; default: the bundled model)")
     p.set_defaults(run=run)
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if "model" not in inspect.signature(module.run).parameters:
             raise ValueError(f"--model applies to experiments that start from a trained model (adapt), not {args.name}")
         extra["model"] = args.model
+    check_output_folder(args.out, f"--out {args.out}")
     result = module.run(out=args.out, quick=args.quick, seed=args.seed, **extra)
     csv_path, png_path = save_result(result, args.out)
     print(format_table(result.rows))

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; decoding more would take gigabytes
+WIDE_MODES = ("I;16", "I;16L", "I;16B", "I", "F")  # 16-bit, 32-bit and float grey: convert("L") would clip them
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="recognise the digit in PNG/JPEG images",
+                       usage="chainrule predict [-h] [--model PATH] [MODEL] IMAGE [IMAGE ...]",
                        description="Print the digit and the class probabilities for each image. The model "
                        "(a .npz file, first) may be omitted: the bundled model is used. "
                        "Example: chainrule predict seven.png  or  chainrule predict model.npz a.png b.jpg")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 def read_digit(path: Path) -> np.ndarray:
     """The image at ``path`` as a greyscale array, preprocessed to a 28 x 28 uint8 MNIST digit. Its
-    size is checked (at most MAX_PIXELS) from the header, before anything is decoded."""
+    size is checked (at most MAX_PIXELS) from the header, before anything is decoded; an image without
+    ink (blank, one colour, fully transparent) is an error, not a digit."""
     from PIL import Image, UnidentifiedImageError
 
     from ..preprocessing import digit_from_image
@@ -64,10 +67,14 @@ def read_digit(path: Path) -> np.ndarray:
                 if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                     rgba = image.convert("RGBA")  # transparent background: lay the drawing on white paper
                     image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-                gray = np.asarray(image.convert("L"))
+                # digit_from_image scales any range of values to ink, so wide modes pass as they are
+                gray = np.asarray(image if image.mode in WIDE_MODES else image.convert("L"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own, wider limit
         raise ValueError(f"{path} is too large to decode (more than {MAX_PIXELS:,} pixels): "
                          "crop or shrink it to the digit") from None
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path} is not a readable PNG/JPEG image ({err})") from None
-    return digit_from_image(gray)
+    digit = digit_from_image(gray)
+    if not digit.any():
+        raise ValueError(f"no ink found in {path}: it is blank or of one colour, not a drawn digit")
+    return digit

@@ -15,8 +15,8 @@ import argparse
 import math
 import re
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from ..activations import ACTIVATIONS
 from ..init import INITIALIZERS
 from ..losses import LOSSES
+from . import check_output_folder, seed
 
 DATASET_NAMES = {"mnist": "mnist", "fashion": "fashion-mnist"}
 PEN_COLLECTIONS = ("pendigits", "ujipen")
@@ -31,6 +32,12 @@ PEN_COLLECTIONS = ("pendigits", "ujipen")
 PEN_COPIES = {"pendigits": 2, "ujipen": 8}
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot"]
+# the outputs that read as class probabilities: eval, predict and draw load only such models
+CLASSIFIER_OUTPUTS = ["sigmoid", "softmax"]
+# [lowest, highest] of each number option. Beyond these, training reads garbage or fails deep inside: a
+# weight decay of 1e300 turns the weights into inf and NaN, a shift of 1e300 moves every digit out of frame.
+RANGES = {"lr": (0, math.inf), "momentum": (0, 1), "weight_decay": (0, 1), "dropout": (0, 0.9), "rotation": (0, 180),
+          "scale": (0, 0.5), "shift": (0, 14), "elastic_alpha": (0, 100), "elastic_sigma": (0.1, 14), "stroke": (0, 1)}
 
 
 def add_parser(sub) -> None:
@@ -65,9 +72,10 @@ def add_parser(sub) -> None:
                       help="hidden layer sizes (default 800)")
     arch.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
                       help="hidden activation (default relu)")
-    arch.add_argument("--output", choices=sorted(ACTIVATIONS), default="softmax",
-                      help="output activation (default softmax)")
-    arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy", help="default: cross_entropy")
+    arch.add_argument("--output", choices=CLASSIFIER_OUTPUTS, default="softmax",
+                      help="output activation, read as class probabilities (default softmax)")
+    arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
+                      help="default: cross_entropy (needs --output softmax; binary_cross_entropy needs sigmoid)")
     arch.add_argument("--init", choices=sorted(INITIALIZERS), default=None,
                       help="weight initialiser (default: he_normal for relu, glorot_uniform otherwise)")
     arch.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer (default 0)")
@@ -86,7 +94,7 @@ def add_parser(sub) -> None:
     opt.add_argument("--time-budget", type=_duration, default=None, metavar="T",
                      help="stop after T (e.g. 600, 10m, 1h); the schedule then runs over T")
     opt.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda (default 0)")
-    opt.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    opt.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     aug = p.add_argument_group("augmentation (fresh random transforms of every batch)")
     aug.add_argument("--augment", choices=["none", "affine", "elastic"], default="none",
                      help="affine: rotation, scaling, shift; elastic: affine then Simard's elastic distortion")
@@ -140,9 +148,9 @@ def _collections(text: str) -> list[str]:
 
 
 def _duration(text: str) -> float:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*(s|m|min|h)?\s*", text)
+    match = re.fullmatch(r"\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(s|m|min|h)?\s*", text)
     if not match:
-        raise argparse.ArgumentTypeError(f"expected a duration like 600, 90s, 10m or 1h, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a duration such as 600, 90s, 14m or 1.5h, got {text!r}")
     seconds = float(match.group(1)) * {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600}[match.group(2)]
     if not seconds > 0:
         raise argparse.ArgumentTypeError(f"the time budget must be positive, got {text!r}")
@@ -157,12 +165,7 @@ def _check_writable(out: Path) -> None:
     """Fail now, not after the first epoch, when --out cannot be written (naming the user's path)."""
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: give a file name, such as {out / 'model.npz'}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out.parent):
-            pass
-    except OSError as err:
-        raise ValueError(f"cannot write --out {out}: {err.strerror or err}") from None
+    check_output_folder(out.parent, f"--out {out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     from ..layers import standard_scaling
     from ..optimizers import make_optimizer
 
-    _check_numbers(args)
+    _check_options(args)
     _check_writable(args.out)
     data = load_dataset(DATASET_NAMES[args.dataset], args.data)
     X, Y = data.train_images, data.train_labels.astype(np.intp)
@@ -353,21 +356,28 @@ class _Tracker:
 def _with_extra_data(X: np.ndarray, Y: np.ndarray, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     from ..corrections import load_samples
 
-    images, labels = load_samples(folder)
+    with warnings.catch_warnings(record=True) as skipped:
+        warnings.simplefilter("always")
+        images, labels = load_samples(folder)
+    for warning in skipped:  # one line each, without Python's file:line header and source line
+        print(f"chainrule train: warning: {warning.message}", file=sys.stderr)
     if len(images) == 0:
         raise ValueError(f"--extra-data {folder} holds no saved drawings")
     print(f"adding {len(images)} corrected drawings from {folder}")
     return np.concatenate([X, images]), np.concatenate([Y, np.asarray(labels, np.intp)])
 
 
-def _check_numbers(args: argparse.Namespace) -> None:
-    for name in ("lr", "momentum", "weight_decay", "dropout", "rotation", "scale", "shift", "elastic_alpha",
-                 "elastic_sigma", "stroke"):
+def _check_options(args: argparse.Namespace) -> None:
+    for name, (low, high) in RANGES.items():
         value = getattr(args, name)
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+        if not (math.isfinite(value) and low <= value <= high):
+            bounds = f">= {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number {bounds}, got {value:g}")
     if args.lr == 0:
         raise ValueError("--lr must be positive, got 0")
+    needs = LOSSES[args.loss].output_activation
+    if needs is not None and needs != args.output:
+        raise ValueError(f"--loss {args.loss} needs --output {needs}, got --output {args.output}")
     if args.pen and args.dataset != "mnist":
         raise ValueError("--pen adds pen-written digits: use it with --dataset mnist")
     if args.pen_copies is not None:
