@@ -148,7 +148,7 @@ def test_a_run_of_hours_is_refused_with_the_limit_named(client):
         error = one_line_error(client.post("/api/train/start", json=settings), 422)
         assert "too large" in error and f"at most {training_session.MAX_SECONDS // 60} min" in error
     error = one_line_error(client.post("/api/train/start", json={"width": 1, "steps": 200_000, "report_every": 1}), 422)
-    assert "at most 1000 reports a run: report_every must be at least steps / 1000 = 200, got 1" in error
+    assert "at most 10000 reports a run: report_every must be at least steps / 10000 = 20, got 1" in error
     assert client.get("/api/train/status").json()["state"] == "idle"
 
 

@@ -25,7 +25,7 @@ DATASETS = ("mnist", "fashion-mnist")
 VALIDATION_SIZE = 2000
 WEIGHT_IMAGES = 16
 MAX_SECONDS = 900  # of estimated work for one run: the largest network the page offers, at its 3,000 steps, fits
-MAX_REPORTS = 1000  # a run's reports, all kept for the page's curves
+MAX_REPORTS = 10_000  # a run's reports (a few numbers each), all kept for the page's curves
 IDLE_SECONDS = 120  # twice the minute to which a browser may slow a hidden tab's timers
 # the cost of a run, measured on a 2-core x86 server with one BLAS thread (a faster one finishes early):
 STEP_SECONDS = 1e-4  # per step, whatever its size
