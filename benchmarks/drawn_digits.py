@@ -10,7 +10,8 @@ trajectory replayed on the real page in Chromium (live) with the mouse on a high
 a finger on a phone, at several sizes and positions, each digit with each device; per collection,
 per class and per writer, and how often the page shows what Python reads (agreement). Then the
 server-side latency: the model alone (probabilities + saliency), the whole stroke request
-(preprocessing included), and the WebSocket round trip through uvicorn.
+(preprocessing included), and the WebSocket round trip through uvicorn, for the skeleton strokes and
+for held-out pen digits sampled at 60 Hz as a browser reports a moving pen.
 
     python benchmarks/drawn_digits.py                    # bundled model, 200 digits, 60 in the browser
     python benchmarks/drawn_digits.py --model m.npz --digits 1000 --browser-digits 200
@@ -36,7 +37,10 @@ from chainrule.app.replay import (DEVICES, digit_paths, draw_with_mouse, draw_wi
                                   running_server, settled_prediction)
 from chainrule.cli import Parser, positive_int, run_reporting_errors
 from chainrule.datasets import HELD_OUT_WRITERS, load_mnist, load_pendigits, load_ujipen
+from chainrule.pen import resample, select_writers
 from chainrule.preprocessing import _morph, digit_from_image, digit_from_strokes
+
+PAGE_RATE = 60.0  # Hz: pointer events of a browser while the pen or finger moves
 
 PROG = "benchmarks/drawn_digits.py"  # how errors name this script
 
@@ -247,7 +251,19 @@ def _latency_rows(net, paths, requests: int) -> list[tuple]:
     whole = _timed(lambda k: recognizer.predict_strokes(payloads[k % len(payloads)]), requests)
     rows = [("model: probabilities + saliency", *model), ("request: strokes -> 28x28 -> model", *whole)]
     rows.append(("WebSocket round trip (uvicorn)", *_websocket_latency(net, payloads, requests)))
+    pen = _pen_payloads(PAGE_RATE)
+    rows.append((f"request: held-out pen digits at {PAGE_RATE:g} Hz", *_timed(
+        lambda k: recognizer.predict_strokes(pen[k % len(pen)]), requests)))
+    rows.append((f"WebSocket round trip, pen digits at {PAGE_RATE:g} Hz", *_websocket_latency(net, pen, requests)))
     return rows
+
+
+def _pen_payloads(rate: float) -> list[list]:
+    """pendigits' held-out writers' digits as a browser sampling ``rate`` times a second reports
+    them while the pen moves (pen.resample), in the collection's units (about 500 per side, a pad's
+    pixels): a skeleton traced from a 28 x 28 image has far fewer points than a hand on a pad."""
+    digits = select_writers(load_pendigits(), HELD_OUT_WRITERS["pendigits"])
+    return [[resample(stroke, rate).tolist() for stroke in strokes] for strokes in digits.strokes]
 
 
 def _timed(call, n: int) -> list[str]:
