@@ -47,14 +47,17 @@ def test_a_foreign_file_is_skipped_with_a_warning_naming_it(tmp_path):
     lambda path: np.savez(path, image=image(1), label=np.array([1, 2])),
     lambda path: np.savez(path, image=image(1), label=3 + 0j),
     lambda path: np.savez(path, image=image(1), label=True),
-], ids=["empty", "bare-npy", "label-3.7", "label-vector", "label-complex", "label-bool"])
+    lambda path: np.savez(path, image=image(1)),
+    lambda path: np.savez(path, image=image(1), label=np.array([7], dtype=object)),
+], ids=["empty", "bare-npy", "label-3.7", "label-vector", "label-complex", "label-bool", "no-label", "object-label"])
 def test_an_empty_file_or_a_label_that_is_not_one_integer_is_skipped(tmp_path, write):
     """Skipped with the foreign-file warning, not an EOFError or TypeError, nor 3.7 read as a 3."""
     corrections.save_sample(tmp_path, image(1), 1)
     write(tmp_path / "odd.npz")
-    with pytest.warns(UserWarning, match="odd.npz is not a saved drawing"):
+    with pytest.warns(UserWarning, match="odd.npz is not a saved drawing") as caught:
         images, labels = corrections.load_samples(tmp_path)
     assert labels.tolist() == [1] and images.shape == (1, 28, 28)
+    assert not any("allow_pickle" in str(w.message) for w in caught)  # never the advice to unpickle
 
 
 def test_the_folder_and_the_drawings_are_private(tmp_path):

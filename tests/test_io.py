@@ -178,6 +178,7 @@ def test_atomic_write_writes_through_a_link_and_refuses_what_is_not_a_file(tmp_p
     ("metadata-list", "metadata is not a JSON object"),
     ("deflate-garbage", "error: Error -3"),
     ("png", "not an .npz archive"),
+    ("object-array", "it holds Python objects, which are never unpickled"),
 ])
 def test_model_files_damaged_in_other_ways_name_the_file_and_never_suggest_pickling(tmp_path, damage, message):
     path = tmp_path / "m.npz"
@@ -192,6 +193,8 @@ def test_model_files_damaged_in_other_ways_name_the_file_and_never_suggest_pickl
         start = data.index(b"W0.npy") + 40
         data[start:start + 64] = bytes(range(64))
         path.write_bytes(bytes(data))
+    elif damage == "object-array":
+        np.savez(path, meta=np.array([{"format": "chainrule-network"}], dtype=object))
     else:
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(ValueError, match=f"m.npz is not a chainrule model file.*{message}") as caught:

@@ -14,12 +14,11 @@ import os
 import time
 import uuid
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write, remove_stale_temporaries
+from .io import atomic_write, load_arrays, remove_stale_temporaries
 from .network import Network
 
 
@@ -80,12 +79,10 @@ def load_samples(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
-    # EOFError: an empty file; TypeError: a bare .npy array, which is no archive to open with "with"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            image, label = data["image"], data["label"]
-    except (OSError, EOFError, TypeError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path} is not a saved drawing ({type(err).__name__}: {err})") from None
+    arrays = load_arrays(path, "a saved drawing")
+    if "image" not in arrays or "label" not in arrays:
+        raise ValueError(f"{path} is not a saved drawing (it holds {sorted(arrays)}, not image and label)")
+    image, label = arrays["image"], arrays["label"]
     # the label is one integer (save_sample writes an int64): 3.7 is not a digit, nor "7" or [1, 2]
     if (image.shape != (28, 28) or image.dtype != np.uint8 or label.shape != () or label.dtype.kind not in "iu"
             or not 0 <= label <= 9):

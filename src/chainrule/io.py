@@ -91,14 +91,10 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # np.load would take a .npy, a pickle or text, and blame pickling
-            raise ValueError(f"{path} is not a chainrule model file (not an .npz archive)")
+    arrays = load_arrays(path, "a chainrule model file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError) as err:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chainrule model file (no {FORMAT!r} header)")
@@ -109,6 +105,22 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
         return _layers(meta, arrays, path), meta["loss"], metadata
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a chainrule model file (missing or malformed field {err})") from None
+
+
+def load_arrays(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive at ``path``, read without unpickling anything; for anything
+    else (a .npy, a pickle, text, a damaged archive) a ValueError "{path} is not {what} (why)"."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # np.load would also take a .npy, a pickle or text
+                raise ValueError("not an .npz archive")
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        # NumPy's word for an object array suggests loading it unsafely: say instead that it is refused
+        why = "it holds Python objects, which are never unpickled" if "pickled" in str(err) else \
+            f"{type(err).__name__}: {err}"
+        raise ValueError(f"{path} is not {what} ({why})") from None
 
 
 def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
