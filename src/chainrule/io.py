@@ -117,8 +117,8 @@ def load_arrays(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
-        # NumPy's word for an object array suggests loading it unsafely: say instead that it is refused
-        why = "it holds Python objects, which are never unpickled" if "pickled" in str(err) else \
+        # NumPy's words for object arrays and pickles point at allow_pickle: say instead that they are refused
+        why = "it holds Python objects, which are never unpickled" if "pickle" in str(err) else \
             f"{type(err).__name__}: {err}"
         raise ValueError(f"{path} is not {what} ({why})") from None
 
