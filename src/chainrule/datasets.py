@@ -164,7 +164,8 @@ def find_dataset(name: str, path: str | os.PathLike | None = None, download: boo
             raise FileNotFoundError(f"{folder} holds part of {DATASETS[name]['title']} but lacks {missing}(.gz)")
     title = DATASETS[name]["title"]
     hint = (f"{title} not found in {', '.join(map(str, dirs))}: set CHAINRULE_DATA to a folder holding "
-            f"{name}/ with the four IDX files (train-images-idx3-ubyte.gz, ...), or pass path=")
+            f"{name}/ with the four IDX files (train-images-idx3-ubyte.gz, ...), or give the folder itself "
+            "(path= in Python, --data on the command line)")
     if path is not None or not download:
         raise FileNotFoundError(hint)
     return _download(name, hint)
@@ -264,7 +265,8 @@ def find_pen_file(name: str, path: str | os.PathLike | None = None) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{name} not found at {', '.join(map(str, dirs))}: set CHAINRULE_DATA to a folder "
-                            f"holding {name}/{filename}, or pass path= (it is never downloaded)")
+                            f"holding {name}/{filename}, or give its place (path= in Python, --pen-data DIR holding "
+                            f"{name}/ on the command line; it is never downloaded)")
 
 
 def _load_pen(name: str, path, parse) -> PenDigits:
