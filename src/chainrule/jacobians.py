@@ -1,24 +1,32 @@
 """The explicit Jacobians of the derivation, for teaching and for tests (small networks only).
 
-One sample x is a column vector here, as in the MAT1110 text. Layer k maps
+One sample x is a column vector here, as in the MAT1110 text (000_ecdaadd94c7ab0cb.txt). Layer k,
+counted from the input, maps
 x_k = F_k(x_(k-1); theta_k) = sigma(z),  z = W x_(k-1) + b,  theta_k = (W row by row, then b).
+The text counts its r layers from the output end (eqs. (4), (7): F_r acts first), so its layer k is
+layer r + 1 - k here.
 
     d sigma / dz          = diag(sigma'(z))                                   sigma_prime_diag
     d(Wx + b)/d(W, b)     = [ I (x) x^T  |  I ]   (x^T repeated on the diagonal, then I)   affine_jacobian
     U_k = dF_k/dtheta_k   = diag(sigma'(z)) [ I (x) x^T | I ]                  layer_jacobians
     V_k = dF_k/dx         = diag(sigma'(z)) W
-(the names of MAT1110's eq. (11): U^(k) in the parameters, V^(k) := sigma'(y^(k)) W^(k) in x)
+(the text's names: U^(r) in the unnumbered display before its eq. (9), U^(k) and V^(k) :=
+sigma'(y^(k)) W^(k) before eq. (11); our U_k, V_k are its U^(r+1-k), V^(r+1-k))
 
 The whole network is a chain of stages on s_k = (theta_(k+1), ..., theta_r, x_k):
 s_k = Phi_k(s_(k-1)), whose Jacobian is the block matrix (columns theta_k | theta_(k+1..r) | x_(k-1))
 
     B_k = [[ 0,   I,  0  ],
-           [ U_k, 0,  V_k]]          (MAT1110's F'_k, eq. (11))                    stage_matrix
+           [ U_k, 0,  V_k]]                                                       stage_matrix
 
-so d x_r / d theta = B_r B_(r-1) ... B_1 E with E = [I; 0] (x_0 does not depend on theta), and for
-f = |x_r - y|^2 the gradient is 2 (x_r - y)^T B_r ... B_1 E. Evaluated from the right that is a chain
-of matrix-matrix products (``parameter_jacobian``); from the left, a chain of vector-matrix products
-(``gradient_left_to_right``), which is what backpropagation does, far more cheaply.
+This is the text's F'_(r+1-k) of eq. (11), F'_k = [[I, O, O], [O, U^(k), V^(k)]], with its first two
+column blocks swapped (the text lists the pending parameters before theta_k); for k = 1 it is the
+text's eq. (9), F'_r = [[I, O], [O, U^(r)]], so swapped, plus the column block (0; V_1) for x_0 = x,
+which E drops. So d x_r / d theta = B_r B_(r-1) ... B_1 E with E = [I; 0] (x_0 does not depend on
+theta), and for f = |x_r - y|^2 the gradient is 2 (x_r - y)^T B_r ... B_1 E. Evaluated from the
+right that is a chain of matrix-matrix products (``parameter_jacobian``); from the left, a chain of
+vector-matrix products (``gradient_left_to_right``), which is what backpropagation does, far more
+cheaply.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ def affine_jacobian(x: np.ndarray, n_out: int) -> np.ndarray:
 
 def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray,
                     activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(U, V, F(x)) of the layer F(x) = sigma(W x + b), named as in MAT1110's eq. (11):
+    """(U, V, F(x)) of the layer F(x) = sigma(W x + b), named as in 000_ecdaadd94c7ab0cb.txt (eq. (11)):
     U = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I] and V = dF/dx = diag(sigma'(z)) W."""
     z = W @ x + b
     D = sigma_prime_diag(z, activation)
@@ -53,7 +61,8 @@ def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray,
 
 def stage_matrix(U: np.ndarray, V: np.ndarray, n_later: int) -> np.ndarray:
     """B_k = [[0, I, 0], [U, 0, V]]: the Jacobian of s_(k-1) = (theta_k, later, x) -> s_k = (later, F(x)),
-    where ``later`` holds the n_later parameters of the layers after k (U = dF/dtheta_k, V = dF/dx)."""
+    where ``later`` holds the n_later parameters of the layers after k (U = dF/dtheta_k, V = dF/dx).
+    The text's F'_(r+1-k) of eq. (11) with its first two column blocks swapped (layers counted from the input)."""
     n_out, n_in = V.shape
     p = U.shape[1]
     B = np.zeros((n_later + n_out, p + n_later + n_in))

@@ -44,7 +44,7 @@ class Dense(Layer):
     W has shape (n_out, n_in) and b shape (n_out,) (Higham & Higham's convention). With
     delta = dC/dz (one row per sample) the chain rule gives
 
-        dC/dW = delta^T X     (the sum over samples of delta z^T, z the layer's input)
+        dC/dW = delta^T X     (the sum over samples of delta a_prev^T, a_prev the layer's input)
         dC/db = sum over samples of delta
         dC/dX = delta W       (what the previous layer receives)
     """

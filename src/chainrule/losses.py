@@ -54,7 +54,7 @@ class Loss:
 
 
 class SquaredError(Loss):
-    """C = sum over samples of |a - y|^2 (MAT1110, eq. (6)); dC/da = 2 (a - y)."""
+    """C = sum over samples of |a - y|^2 (MAT1110, 000_ecdaadd94c7ab0cb.txt eq. (6)); dC/da = 2 (a - y)."""
 
     name = "squared_error"
 
@@ -67,7 +67,7 @@ class SquaredError(Loss):
 
 
 class HalfSquaredError(Loss):
-    """C = 1/2 sum over samples of |a - y|^2 (the FYS-STK notes); dC/da = a - y."""
+    """C = 1/2 sum over samples of |a - y|^2 (the FYS-STK notes, 003_2b65d33d36faff62.txt); dC/da = a - y."""
 
     name = "half_squared_error"
 
@@ -81,8 +81,8 @@ class HalfSquaredError(Loss):
 
 class MeanSquaredError(Loss):
     """C = 1/N sum_{i=1..N} sum_{j=1..n_L} (a_ij - y_ij)^2 with N = m, the number of samples: the mean
-    over the samples of the squared error summed over the outputs (the Danish report, eq. (22));
-    dC/da = 2 (a - y) / m.
+    over the samples of the squared error summed over the outputs (the Danish report,
+    002_d52e423183c3ce2c.txt eq. (22)); dC/da = 2 (a - y) / m.
 
     PyTorch's ``MSELoss()`` and Keras's ``mean_squared_error`` also divide by the n_L outputs: their
     value is this one / n_L (the same when there is one output)."""

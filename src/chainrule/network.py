@@ -1,11 +1,17 @@
 """A feed-forward network: a sequence of layers and a loss, with backpropagation.
 
 Forward:   a^(0) = x,   z^(k) = W^(k) a^(k-1) + b^(k),   a^(k) = sigma_k(z^(k)),   output a^(L).
-Backward (the delta recursion, by the chain rule, one row per sample):
+Backward (the delta recursion, by the chain rule), for one sample as a column:
 
     delta^(L) = dC/dz^(L) = sigma_L'(z^(L)) * dC/da^(L)        (or (a - y)/m for a fused loss)
     delta^(k) = sigma_k'(z^(k)) * (W^(k+1))^T delta^(k+1)
-    dC/dW^(k) = delta^(k) (a^(k-1))^T,   dC/db^(k) = delta^(k)   (summed over the samples)
+    dC/dW^(k) = delta^(k) (a^(k-1))^T,   dC/db^(k) = delta^(k)
+
+and for a minibatch, one row per sample (delta^(k), Z^(k), A^(k) of shape (m, n_k), A^(0) = X), as
+the layers compute it (``delta @ W`` and ``delta.T @ x`` in ``layers.Dense.backward``):
+
+    delta^(k) = sigma_k'(Z^(k)) * delta^(k+1) W^(k+1)
+    dC/dW^(k) = (delta^(k))^T A^(k-1),   dC/db^(k) = the sum of the rows of delta^(k)
 
 Each product is a vector-Jacobian product evaluated from the left (reverse mode): the row vector
 dC/da^(L) is multiplied by one layer's Jacobian after the other, never forming a Jacobian matrix.
