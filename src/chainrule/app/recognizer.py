@@ -18,6 +18,7 @@ from ..preprocessing import digit_from_strokes, parse_strokes
 
 
 _BLAS = None
+MAX_CORRECTIONS = 5_000  # drawings kept: a user corrects dozens; adapting reads them all (5,000: about 6 s)
 
 
 def _one_blas_thread():
@@ -39,6 +40,10 @@ class Recognizer:
         self.net = net
         self.data_dir = Path(data_dir)
         corrections.tidy(self.data_dir)
+        # counted once here and then on each save: listing the folder on every /api/info, which the
+        # page polls, blocked the event loop for 0.2 s at 50,000 files
+        self._count_lock = threading.Lock()
+        self._corrections = self._listed_corrections()
         self.adapt_steps = adapt_steps
         self._adapt_lock = threading.Lock()
         self.adapt_status = {"state": "idle", "message": "", "adapted": False}
@@ -46,7 +51,7 @@ class Recognizer:
     def info(self) -> dict:
         return {
             "layers": [self.net.dense[0].n_in, *(d.n_out for d in self.net.dense)],
-            "corrections": self.count_corrections(),
+            "corrections": self._corrections,
             "adapt": self.adapt_status,
         }
 
@@ -81,18 +86,25 @@ class Recognizer:
         """Save a drawing with its true label to the corrections folder."""
         if not parse_strokes(strokes):
             raise ValueError("nothing is drawn: draw a digit before correcting it")
-        path = corrections.save_sample(self.data_dir, digit_from_strokes(strokes), label, strokes)
-        return {"saved": path.name, "corrections": self.count_corrections()}
+        with self._count_lock:
+            if self._corrections >= MAX_CORRECTIONS:
+                raise ValueError(f"the corrections folder {self.data_dir} holds {self._corrections} drawings, the most "
+                                 "kept: adapt to them, or move some out of it")
+            path = corrections.save_sample(self.data_dir, digit_from_strokes(strokes), label, strokes)
+            self._corrections += 1
+        return {"saved": path.name, "corrections": self._corrections}
 
-    def count_corrections(self) -> int:
-        return len(list(self.data_dir.glob("*.npz"))) if self.data_dir.is_dir() else 0
+    def _listed_corrections(self) -> int:
+        return sum(1 for _ in self.data_dir.glob("*.npz")) if self.data_dir.is_dir() else 0
 
     def start_adapt(self) -> dict:
         """Fine-tune a copy of the original model on the corrections (mixed with MNIST) in a
         worker thread; predictions switch to the copy when it is done. The model file is never written."""
         if not self._adapt_lock.acquire(blocking=False):
             return self.adapt_status
-        if self.count_corrections() == 0:
+        with self._count_lock:
+            self._corrections = self._listed_corrections()  # files the user moved in or out meanwhile
+        if self._corrections == 0:
             self._adapt_lock.release()
             raise ValueError("there are no corrections yet: use 'wrong, it was ...' on a few drawings first")
         self.adapt_status = {**self.adapt_status, "state": "running", "message": "fine-tuning a copy of the model..."}
