@@ -86,11 +86,12 @@ class Recognizer:
         """Save a drawing with its true label to the corrections folder."""
         if not parse_strokes(strokes):
             raise ValueError("nothing is drawn: draw a digit before correcting it")
+        image = digit_from_strokes(strokes)  # outside the lock: only the count and the write need it
         with self._count_lock:
             if self._corrections >= MAX_CORRECTIONS:
                 raise ValueError(f"the corrections folder {self.data_dir} holds {self._corrections} drawings, the most "
                                  "kept: adapt to them, or move some out of it")
-            path = corrections.save_sample(self.data_dir, digit_from_strokes(strokes), label, strokes)
+            path = corrections.save_sample(self.data_dir, image, label, strokes)
             self._corrections += 1
         return {"saved": path.name, "corrections": self._corrections}
 
