@@ -356,9 +356,8 @@ def _render(paths: list[np.ndarray], radius: float) -> np.ndarray:
     ends = np.concatenate([p if len(p) == 1 else p[1:] for p in paths])
     nearest2 = np.full(SIZE * SIZE, np.inf)
     for at in range(0, len(starts), RENDER_CHUNK):
-        a, b = starts[at:at + RENDER_CHUNK], ends[at:at + RENDER_CHUNK]
-        segment, rows, cols = _pixels_near(a, b, radius + 0.5)
-        a, b = a[segment], b[segment]
+        segment, rows, cols = _pixels_near(starts[at:at + RENDER_CHUNK], ends[at:at + RENDER_CHUNK], radius + 0.5)
+        a, b = starts[at:at + RENDER_CHUNK][segment], ends[at:at + RENDER_CHUNK][segment]
         dx, dy = (b - a).T
         length2 = np.maximum(dx * dx + dy * dy, 1e-12)
         rx, ry = cols - a[:, 0], rows - a[:, 1]
