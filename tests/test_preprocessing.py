@@ -264,3 +264,21 @@ def test_pathological_drawings_are_rendered_within_the_budget(drawing, monkeypat
     image = P.digit_from_strokes(strokes)
     assert rendered and max(rendered) <= P.MAX_SEGMENTS
     assert (image > 128).mean() > 0.3  # a dense scribble inks most of its box
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), n_paths=st.integers(1, 6), spread=st.floats(1, 60))
+def test_the_renderer_is_coverage_by_the_nearest_segment_at_every_pixel(seed, n_paths, spread):
+    """_render measures each segment only against the pixels near its box; the result is the
+    definition's, clip(r + 1/2 - d, 0, 1) with d the distance to the nearest segment over all 784
+    pixels, for paths inside, across and outside the field, dots included."""
+    rng = np.random.default_rng(seed)
+    paths = [14 + rng.uniform(-spread, spread, (rng.integers(1, 40), 2)) for _ in range(n_paths)]
+    radius = rng.uniform(0.3, 3)
+    a = np.concatenate([p if len(p) == 1 else p[:-1] for p in paths])
+    b = np.concatenate([p if len(p) == 1 else p[1:] for p in paths])
+    pixels = np.stack(np.meshgrid(np.arange(28.0), np.arange(28.0)), -1).reshape(-1, 1, 2)  # (x, y) = (col, row)
+    along = np.clip(((pixels - a) * (b - a)).sum(-1) / np.maximum(((b - a) ** 2).sum(-1), 1e-12), 0, 1)
+    distance = np.linalg.norm(pixels - a - along[..., None] * (b - a), axis=-1).min(axis=1)
+    expected = np.clip(radius + 0.5 - distance, 0, 1).reshape(28, 28)
+    np.testing.assert_allclose(P._render(paths, radius), expected, atol=1e-12)
