@@ -333,6 +333,42 @@ def test_the_worker_pool_refuses_with_429_beyond_its_queue():
     assert outcomes.count(429) == 2 and outcomes.count(True) == MAX_WAITING + 1
 
 
+def test_heavy_jobs_get_at_most_half_of_the_time_and_light_jobs_pass_them():
+    """After a heavy job (a large body) the heavy lane rests as long as the job ran, so a client
+    sending heavy jobs back to back holds a worker at most half of the time; a light job waits for
+    no rest."""
+    from functools import partial
+
+    import anyio
+
+    from chainrule.app.requests import Workers
+
+    spans = {"heavy": [], "light": []}
+
+    def job(kind: str, seconds: float) -> None:
+        started = time.monotonic()
+        time.sleep(seconds)
+        spans[kind].append((started, time.monotonic()))
+
+    async def main():
+        workers = Workers(size=2)
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(partial(workers.run, job, "heavy", 0.2, heavy=True))
+            await anyio.sleep(0.3)  # the first heavy job has run, the lane rests
+            group.start_soon(workers.run, job, "light", 0.0)
+
+    runner = threading.Thread(target=anyio.run, args=(main,))  # its own thread: Playwright may own this one's loop
+    runner.start()
+    runner.join(30)
+    heavy = sorted(spans["heavy"])
+    assert len(heavy) == 3
+    for (start, end), (next_start, _) in zip(heavy, heavy[1:]):
+        assert next_start - end >= (end - start) - 0.01  # rested as long as the job before ran
+    (light_start, _), = spans["light"]
+    assert light_start < heavy[1][0]  # started during the rest, not after the next heavy job
+
+
 # ---- chainrule draw restarts at once ---------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as probe:

@@ -167,13 +167,15 @@ def image(value) -> np.ndarray:
 
 class Workers:
     """The bounded pool that runs model work (preprocessing, predictions, saving) off the event
-    loop: at most ``size`` jobs at once, heavy ones (bodies over HEAVY bytes) one at a time so that
-    they never hold every worker, and at most MAX_WAITING jobs queued in each lane before requests
-    are refused with 429, so that a flood costs its sender, not everyone."""
+    loop: at most ``size`` jobs at once, heavy ones (bodies over HEAVY bytes) one at a time and for at
+    most half of the time, so that they never hold every worker nor the interpreter lock, and at
+    most MAX_WAITING jobs queued in each lane before requests are refused with 429, so that a flood
+    costs its sender, not everyone."""
 
     def __init__(self, size: int | None = None) -> None:
         self.limiter = anyio.CapacityLimiter(size or max(2, min(4, os.cpu_count() or 1)))
         self.heavy = anyio.CapacityLimiter(1)
+        self.heavy_rests_until = 0.0  # anyio.current_time() before which no heavy job starts
 
     async def run(self, function: Callable, *args: Any, heavy: bool = False):
         for lane in (self.heavy, self.limiter) if heavy else (self.limiter,):
@@ -182,7 +184,15 @@ class Workers:
                 raise BadRequest("the server is busy: try again in a moment", 429)
         if heavy:
             async with self.heavy:
-                return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
+                # after each heavy job the lane rests as long as the job ran: heavy jobs get at most
+                # half of the time, however cheap each one is, and the rest is left to the others (a
+                # worker thread parsing a large body holds the interpreter lock while it does)
+                await anyio.sleep_until(self.heavy_rests_until)
+                started = anyio.current_time()
+                try:
+                    return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
+                finally:
+                    self.heavy_rests_until = 2 * anyio.current_time() - started
         return await anyio.to_thread.run_sync(partial(function, *args), limiter=self.limiter)
 
 
