@@ -259,7 +259,8 @@ def test_regressor_multi_output_and_float32():
 
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("hidden_layer_sizes", (10, 0)), ("activation", "softplus"), ("solver", "lbfgs"), ("alpha", -1.0),
+    [("hidden_layer_sizes", (10, 0)), ("hidden_layer_sizes", True), ("hidden_layer_sizes", (10, True)),
+     ("activation", "softplus"), ("solver", "lbfgs"), ("alpha", -1.0),
      ("learning_rate_init", 0.0), ("max_iter", 0), ("batch_size", 0), ("validation_fraction", 1.0),
      ("momentum", 1.0), ("epsilon", 0.0), ("loss", "hinge"), ("output", "identity"), ("dtype", "int8")],
 )

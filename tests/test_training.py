@@ -189,6 +189,7 @@ def test_fit_takes_numpy_integers_and_refuses_booleans_and_bad_budgets():
                             ({"batch_size": 2.0}, "batch_size must be a positive integer"),
                             ({"time_budget": -1}, "time_budget must be a positive number"),
                             ({"time_budget": float("nan")}, "time_budget"),
+                            ({"time_budget": True}, "time_budget must be a positive number"),
                             ({"start_epoch": 5, "epochs": 2}, "start_epoch must be an integer in \\[0, epochs = 2\\]")):
         with pytest.raises(ValueError, match=message):
             chainrule.fit(net, X, y, progress=False, **kwargs)

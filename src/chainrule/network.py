@@ -21,13 +21,13 @@ Over a minibatch these are matrix-matrix products, one row per sample.
 from __future__ import annotations
 
 import copy
-import numbers
 import os
 from typing import Sequence
 
 import numpy as np
 
 from . import io
+from .arguments import is_integer
 from .init import default_initializer, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .losses import Loss, get_loss
@@ -300,8 +300,7 @@ def mlp(
     Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
     ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
     scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
-    if isinstance(sizes, (str, bytes)) or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
-                                                  for n in sizes):
+    if isinstance(sizes, (str, bytes)) or not all(is_integer(n) for n in sizes):
         raise ValueError(f"sizes must be a list of whole numbers, got {sizes!r}")
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1:

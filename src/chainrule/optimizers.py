@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, Sequence
 
 import numpy as np
+
+from .arguments import is_real
 
 
 class Optimizer:
@@ -25,9 +26,9 @@ class Optimizer:
     ``update(p, g, state, lr)`` with g including weight decay; ``state`` holds one dict per array."""
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        if not (_is_real(lr) and math.isfinite(lr) and lr > 0):
+        if not (is_real(lr) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive finite number, got {lr!r}")
-        if not (_is_real(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
+        if not (is_real(weight_decay) and math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
@@ -84,9 +85,9 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         # beta = 1 divides by 1 - beta^t = 0 in the bias correction; eps > 0 keeps m / sqrt(s) finite at g = 0
-        if not all(_is_real(beta) and 0 <= beta < 1 for beta in (beta1, beta2)):
+        if not all(is_real(beta) and 0 <= beta < 1 for beta in (beta1, beta2)):
             raise ValueError(f"Adam's beta1 and beta2 must lie in [0, 1), got {beta1!r} and {beta2!r}")
-        if not (_is_real(eps) and math.isfinite(eps) and eps > 0):
+        if not (is_real(eps) and math.isfinite(eps) and eps > 0):
             raise ValueError(f"Adam's eps must be a positive finite number, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
@@ -101,10 +102,6 @@ class Adam(Optimizer):
         s += (1 - self.beta2) * g * g
         step = lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         p -= step * m / (np.sqrt(s) + self.eps * math.sqrt(1 - self.beta2**t))  # = eta m_hat / (sqrt(s_hat) + eps)
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> Optimizer:

@@ -42,7 +42,6 @@ never imports this module.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -57,6 +56,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .arguments import is_integer, is_real
 from .losses import get_loss
 from .network import Network, mlp
 from .optimizers import SGD, Adam, Optimizer, armijo_step
@@ -258,8 +258,8 @@ class _MLP(BaseEstimator):
     def _check_params(self) -> tuple[int, ...]:
         """The hidden layer sizes as a tuple; a one-line ValueError for any bad argument."""
         sizes = self.hidden_layer_sizes
-        hidden = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(np.ravel(np.asarray(sizes, dtype=object)))
-        if not all(isinstance(n, numbers.Integral) and n >= 1 for n in hidden):
+        hidden = (sizes,) if is_integer(sizes) else tuple(np.ravel(np.asarray(sizes, dtype=object)))
+        if not all(is_integer(n) and n >= 1 for n in hidden):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes!r}")
         _choice("activation", self.activation, tuple(ACTIVATIONS))
         _choice("solver", self.solver, SOLVERS)
@@ -459,7 +459,7 @@ def _choice(name: str, value, choices: tuple[str, ...]) -> None:
 
 
 def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_real(value) and math.isfinite(value)
     ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
@@ -467,7 +467,7 @@ def _number(name: str, value, low: float, high: float, low_open: bool = False, h
 
 
 def _integer(name: str, value, low: int) -> None:
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
+    if not (is_integer(value) and value >= low):
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 

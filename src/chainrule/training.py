@@ -12,7 +12,6 @@ step t of T is eta_t = eta_0 * schedule(t / T):
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .arguments import is_integer, is_real, positive_integer
 from .network import Gradients, Network
 from .optimizers import Optimizer, make_optimizer
 
@@ -187,21 +187,16 @@ def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, mome
     if validation_data is not None:
         Xv = net.check_inputs(validation_data[0], nonempty=True)
         validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not (_is_integer(value) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (_is_integer(start_epoch) and 0 <= start_epoch <= epochs):
+    positive_integer("epochs", epochs)
+    positive_integer("batch_size", batch_size)
+    if not (is_integer(start_epoch) and 0 <= start_epoch <= epochs):
         raise ValueError(f"start_epoch must be an integer in [0, epochs = {epochs}], got {start_epoch!r}")
-    if time_budget is not None and not (isinstance(time_budget, numbers.Real) and 0 < time_budget < math.inf):
+    if time_budget is not None and not (is_real(time_budget) and 0 < time_budget < math.inf):
         raise ValueError(f"time_budget must be a positive number of seconds (or None), got {time_budget!r}")
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, lr, momentum, weight_decay)
     schedule_factor(schedule, 0.0, epochs, 0)  # reject an unknown name before any work
     return X, Y, validation, optimizer
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _record(history: History, net: Network, epoch: int, loss: float, accuracy: float, lr: float, seconds: float,
@@ -226,8 +221,7 @@ def accuracy(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096)
     """The share of rows whose predicted class equals the label (Y as labels or one-hot rows)."""
     X = net.check_inputs(X, nonempty=True)
     Y = net.check_targets(Y, len(X))
-    if not (_is_integer(batch_size) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    positive_integer("batch_size", batch_size)
     hits = 0
     for start in range(0, len(X), batch_size):
         hits += count_correct(net.forward(X[start:start + batch_size], check=False), Y[start:start + batch_size])

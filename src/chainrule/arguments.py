@@ -1,0 +1,24 @@
+"""Checks of plain arguments shared by the library's functions. A count must be an integer and a
+rate a real number; booleans are refused (True would pass as 1), and NumPy's integer and float
+scalars are taken as Python's are."""
+
+from __future__ import annotations
+
+import numbers
+
+
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer (Python's or NumPy's) and not a boolean."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """Whether ``value`` is a real number (an integer or a float, Python's or NumPy's) and not a boolean."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def positive_integer(name: str, value) -> int:
+    """``value`` as an int if it is an integer >= 1; otherwise a ValueError naming the argument."""
+    if not (is_integer(value) and value >= 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
