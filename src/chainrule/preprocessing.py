@@ -8,8 +8,8 @@ that its centre of mass sits at the centre (row 14, column 14 in index coordinat
 Two entry points follow that convention:
 
 * ``digit_from_image(gray)``: a photo, scan or bitmap of either polarity, any size and dtype. The
-  strokes are also brought to MNIST's width: the mean stroke width is estimated as
-  ink mass / skeleton length, and a stroke much thinner (down to a hairline in a large image) or
+  strokes are also brought to MNIST's width: the mean stroke width (``stroke_width``) is estimated
+  as ink mass / skeleton length, and a stroke much thinner (down to a hairline in a large image) or
   thicker than MNIST's is dilated or eroded toward it; the box of the result is the one scaled to 20.
 * ``digit_from_strokes(strokes)``: the pen paths the drawing page sends. They are rasterised
   directly in the 28x28 field with a pen whose width is fixed in output pixels, so the same digit
@@ -29,7 +29,7 @@ SIZE = 28
 BOX = 20
 CENTRE = 14.0  # MNIST's mean centre of mass, in index coordinates (pixel i spans [i - 0.5, i + 0.5])
 WORK = 4  # digit_from_image normalises stroke width at WORK x the output resolution
-STROKE_WIDTH = 2.4  # MNIST's median stroke width (ink area / skeleton length), in output pixels
+STROKE_WIDTH = 2.4  # MNIST's median stroke width (stroke_width), in output pixels
 PEN_WIDTH = 2.4  # the width of the pen that rasterises drawn strokes, in output pixels
 MAX_POINTS = 20_000
 MAX_SEGMENTS = 2_000  # after simplification; real digits have at most a few hundred (pen data: under 200)
@@ -139,25 +139,28 @@ def _centre(digit: np.ndarray) -> np.ndarray:
 
 
 # ---- stroke width --------------------------------------------------------------------------------
-def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
-    """The mean stroke width in pixels, estimated as ink area / skeleton length (0 without ink)."""
-    binary = ink > threshold
-    length = skeletonize(binary).sum()
-    return float(binary.sum() / length) if length else 0.0
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean stroke width in pixels of an image of ink in [0, 1]: ink mass / skeleton length, the
+    skeleton that of the pixels with at least a quarter of the peak ink (a stroke straddling two
+    pixels leaves half its ink in each, a crossing up to twice a stroke's); 0 without ink. A stroke
+    thinner than a pixel (a thin pen in a large image), which downsampling spreads below any fixed
+    threshold, is measured so too."""
+    return _width_and_skeleton(ink)[0]
+
+
+def _width_and_skeleton(ink: np.ndarray) -> tuple[float, np.ndarray]:
+    skeleton = skeletonize(ink >= ink.max() / 4)
+    length = skeleton.sum()
+    return (float(ink.sum() / length) if length else 0.0), skeleton
 
 
 def _normalise_width(ink: np.ndarray, target: float) -> np.ndarray:
-    """Dilate strokes much thinner than ``target`` and erode strokes much thicker, by the number of
-    pixels that halves the difference on each side. Erosion keeps the skeleton, so no part of the
-    digit disappears.
-
-    The width is ink mass / skeleton length, the skeleton that of the pixels with at least a quarter of
-    the peak ink (a stroke straddling two pixels leaves half its ink in each, a crossing up to twice a
-    stroke's). A stroke thinner than a pixel (a thin pen in a large image), spread by the downsampling
-    below any fixed threshold, is measured so too, and dilated from its skeleton at full ink, so that it
-    comes out as wide as a thicker one. ``ink`` must hold some ink."""
-    skeleton = skeletonize(ink >= ink.max() / 4)
-    width = ink.sum() / skeleton.sum()
+    """Dilate strokes much thinner than ``target`` and erode strokes much thicker (widths as
+    ``stroke_width`` measures them), by the number of pixels that halves the difference on each
+    side. Erosion keeps the skeleton, so no part of the digit disappears; a hairline is dilated from
+    its skeleton at full ink, so that it comes out as wide as a thicker stroke. ``ink`` must hold
+    some ink."""
+    width, skeleton = _width_and_skeleton(ink)
     steps = int(round(abs(target - max(width, 1.0)) / 2))
     if width < target / 1.4 and steps:
         return _morph(np.maximum(ink, skeleton), steps, np.maximum)
