@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import is_integer
 from .layers import Dense
 from .network import Network
 
@@ -133,9 +134,9 @@ def check_unit(net: Network, layer: int, unit: int, hidden: bool = False) -> Non
     """A ValueError unless ``unit`` is a unit of Dense layer ``layer`` (0-based; with ``hidden``,
     of a hidden layer)."""
     count = len(net.dense) - 1 if hidden else len(net.dense)
-    if isinstance(layer, bool) or not (isinstance(layer, (int, np.integer)) and 0 <= layer < count):
+    if not (is_integer(layer) and 0 <= layer < count):
         kind = "hidden layers" if hidden else "Dense layers"
         raise ValueError(f"layer must be an integer in [0, {count}) ({kind}), got {layer!r}")
     size = net.dense[layer].n_out
-    if isinstance(unit, bool) or not (isinstance(unit, (int, np.integer)) and 0 <= unit < size):
+    if not (is_integer(unit) and 0 <= unit < size):
         raise ValueError(f"unit must be an integer in [0, {size}) for layer {layer}, got {unit!r}")

@@ -15,6 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import inspection
+from ..arguments import is_real
 from ..datasets import load_mnist
 from ..jacobians import dense_activations
 from ..network import Network
@@ -174,7 +175,7 @@ def unit(lab: Lab, layer: int, unit_index: int) -> dict:
 
 def step(lab: Lab, image: np.ndarray, label: int, eta: float) -> dict:
     """Loss and prediction before and after one gradient step of length ``eta`` on the lab copy."""
-    if not (isinstance(eta, (int, float)) and not isinstance(eta, bool) and 0 < eta <= 100):
+    if not (is_real(eta) and 0 < eta <= 100):
         raise ValueError(f"step length eta must be a number in (0, 100], got {eta!r}")
     before = _scored(lab.net, image, label)
     lab.step(image, label, float(eta))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import inspection
+from ..arguments import is_integer, is_real
 from ..layers import standard_scaling
 from ..network import Network, mlp
 from ..optimizers import SGD
@@ -67,13 +68,13 @@ class TrainingConfig:
         numbers = {"lr": (1e-6, 10.0), "momentum": (0.0, 0.999)}
         for name, (low, high) in numbers.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and low <= value <= high):
+            if not (is_real(value) and low <= value <= high):
                 raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
         counts = {"width": (1, 1024), "depth": (1, 10), "batch_size": (1, 1024), "steps": (1, 200_000),
                   "report_every": (1, 10_000), "seed": (0, 2**31)}
         for name, (low, high) in counts.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not (isinstance(value, int) and low <= value <= high):
+            if not (is_integer(value) and low <= value <= high):
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if not isinstance(self.augment, bool):
             raise ValueError(f"augment must be true or false, got {self.augment!r}")
