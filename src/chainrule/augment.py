@@ -13,6 +13,7 @@ Functions take uint8 or float images and return float32 images on the same 0-255
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ MAX_SIGMA = 1000.0  # pixels: far wider than any image smoothed here; the kernel
 
 
 def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
-    """Sample each image of ``images`` (m, h, w) at its source points (sy, sx), arrays of shape
+    """Sample each image of ``images`` (m, h, w) at its source points (sy, sx), finite arrays of shape
     (m, ...), bilinearly; points outside the image read zeros. The result has the shape of sy.
 
     With (y0, x0) = floor(s) and weights (wy, wx) = s - (y0, x0), the four neighbours a, b (top
@@ -34,10 +35,11 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     row = w + 4  # two zero pixels around: any clipped point reads 0
     padded = np.zeros((m, h + 4, row), np.float32)
     padded[:, 2:-2, 2:-2] = images
-    sy = np.clip(np.asarray(sy, np.float32).reshape(m, -1), -1.5, h + 0.5)
-    sx = np.clip(np.asarray(sx, np.float32).reshape(m, -1), -1.5, w + 0.5)
-    y0, x0 = np.floor(sy), np.floor(sx)
-    wy, wx = sy - y0, sx - x0
+    wy = np.clip(np.asarray(sy, np.float32).reshape(m, -1), -1.5, h + 0.5)  # the source point, a new array
+    wx = np.clip(np.asarray(sx, np.float32).reshape(m, -1), -1.5, w + 0.5)
+    y0, x0 = np.floor(wy), np.floor(wx)
+    wy -= y0  # now the weights
+    wx -= x0
     if (h + 4) * row > 1 << 24:  # past float32's consecutive integers: form the index below in float64
         y0, x0 = y0.astype(np.float64), x0.astype(np.float64)
     y0 *= row  # y0 row + x0, the top-left neighbour within its image, an exact integer
@@ -46,8 +48,9 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
     index += (np.arange(m) * ((h + 4) * row) + 2 * row + 2)[:, None]
     flat = padded.ravel()
     # the four neighbours through one index into views that start 0, 1, row and row + 1 further on
-    # (np.take of a flat array, not flat[index], which goes through NumPy's general indexing machinery)
-    top, b, bottom, d = (np.take(flat[offset:], index) for offset in (0, 1, row, row + 1))
+    # (np.take of a flat array, not flat[index], which goes through NumPy's general indexing machinery;
+    # every index is in range, so mode="wrap" wraps nothing and skips the bounds check that "raise" makes)
+    top, b, bottom, d = (np.take(flat[offset:], index, mode="wrap") for offset in (0, 1, row, row + 1))
     b -= top
     b *= wx
     top += b
@@ -77,10 +80,19 @@ def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0,
     # s = A (p - c) + c - t for every pixel p of every image at once, as the product of the rows
     # (A_y, c_y - t_y) and (A_x, c_x - t_x) of each image with the columns (p - c, 1)
     rows = np.stack([np.stack([cos, -sin, cy - ty], 1), np.stack([sin, cos, cx - tx], 1)]).astype(np.float32)
+    sy, sx = rows @ _centred_pixels(h, w)
+    return bilinear(images, sy.reshape(m, h, w), sx.reshape(m, h, w))
+
+
+@functools.lru_cache(maxsize=8)
+def _centred_pixels(h: int, w: int) -> np.ndarray:
+    """The columns (p - c, 1) of every pixel p of an h x w image, row by row (3, h w), float32; the
+    same for every batch, so built once (read-only)."""
+    cy, cx = (h - 1) / 2, (w - 1) / 2
     py, px = np.mgrid[0:h, 0:w]
     columns = np.stack([py.ravel() - cy, px.ravel() - cx, np.ones(h * w)]).astype(np.float32)
-    sy, sx = rows @ columns
-    return bilinear(images, sy.reshape(m, h, w), sx.reshape(m, h, w))
+    columns.flags.writeable = False
+    return columns
 
 
 def gaussian_smooth(fields: np.ndarray, sigma: float) -> np.ndarray:
