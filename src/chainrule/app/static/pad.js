@@ -78,6 +78,10 @@ export function createPad(canvas, onChange) {
   canvas.addEventListener("pointermove", onPointerMove);
   canvas.addEventListener("pointerup", onPointerUp);
   canvas.addEventListener("pointercancel", onPointerUp);
+  // A finger on the pad draws and makes no gesture. touch-action: none stops scrolling, yet Chrome
+  // still reads a stroke lifted mid-move as a fling, and a tap on Clear while that fling runs only
+  // stops it: no click. A cancelled touchstart makes no gestures (pointer events still come).
+  canvas.addEventListener("touchstart", (event) => event.preventDefault(), { passive: false });
   new ResizeObserver(resize).observe(canvas);
   resize();
   return pad;
