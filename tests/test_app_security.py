@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("starlette")
 from starlette.testclient import WebSocketDenialResponse  # noqa: E402
@@ -247,6 +249,28 @@ def test_json_nested_100000_deep_is_refused_before_parsing(client, path):
     ok = '{"strokes": [[[1, 2]]], "x": "' + "[" * 10_000 + '"}'  # brackets inside a string are text
     assert post(client, "/api/predict", ok).status_code == 200
     assert MAX_DEPTH >= 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80).map(lambda b: bytes(b"[]{}0123456789.e-,x"[k % 19] for k in b)))
+def test_the_body_checks_agree_with_their_definitions(text):
+    """nesting_depth and longest_digit_run (vectorised) against a walk over the bytes: the deepest
+    running count of [{ minus ]}, and the longest run of digits not right after a "."."""
+    from chainrule.app.requests import longest_digit_run, nesting_depth
+
+    depth = deepest = run = longest = 0
+    fraction = False
+    for k, byte in enumerate(text):
+        depth += (byte in b"[{") - (byte in b"]}")
+        deepest = max(deepest, depth)
+        if chr(byte).isdigit():
+            fraction = fraction if run else k > 0 and text[k - 1] == ord(".")
+            run += 1
+            longest = longest if fraction else max(longest, run)
+        else:
+            run = 0
+    codes = np.frombuffer(text, np.uint8)
+    assert nesting_depth(codes) == deepest and longest_digit_run(codes) == longest
 
 
 def test_a_401_digit_integer_is_a_400(client, data_dir):

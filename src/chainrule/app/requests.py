@@ -26,11 +26,6 @@ BODY_SECONDS = 10  # to send a body of at most MAX_BODY bytes, which a slow phon
 MAX_WAITING = 32  # model jobs queued for a worker beyond which a request gets 429 "busy"
 HEAVY = 64_000  # bytes: a body this large (a drawing of thousands of points) is a heavy job
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NESTING = np.zeros(256, np.int8)  # +1 for [ and {, -1 for ] and }, by byte
-_NESTING[[ord("["), ord("{")]] = 1
-_NESTING[[ord("]"), ord("}")]] = -1
-_DIGIT = np.zeros(256, np.int8)
-_DIGIT[ord("0"):ord("9") + 1] = 1
 _NUMBERS = (int, float)  # type(v) in ...: bool is a subclass of int, and is refused
 
 
@@ -72,16 +67,22 @@ def parse_json(data: bytes | str) -> dict:
 def nesting_depth(codes: np.ndarray) -> int:
     """The deepest nesting of [ and { in the bytes ``codes`` of JSON text whose strings were emptied
     (an unterminated string is counted as text, which can only overestimate)."""
-    return int(np.cumsum(_NESTING.take(codes), dtype=np.int64).max(initial=0))
+    step = (codes == ord("[")).view(np.int8) + (codes == ord("{")).view(np.int8)  # +1 opens, -1 closes
+    step -= (codes == ord("]")).view(np.int8)
+    step -= (codes == ord("}")).view(np.int8)
+    return int(np.cumsum(step[step != 0], dtype=np.int64).max(initial=0))  # the depth after each bracket
 
 
 def longest_digit_run(codes: np.ndarray) -> int:
     """The most decimal digits in a row in the bytes ``codes``, not counting a fraction (a run right
     after "."): only the integer part and the exponent make a number big, while a float such as
-    0.0044017862683820574 has 19 digits after the point. Run ends are where the 0/1 digit indicator
-    (padded with 0 on both sides) changes."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], _DIGIT.take(codes), [0]])))
-    starts, ends = edges[::2], edges[1::2]
+    0.0044017862683820574 has 19 digits after the point. Runs begin and end where the digit indicator
+    (padded with a non-digit on both sides) changes."""
+    digit = np.zeros(len(codes) + 2, bool)
+    digit[1:-1] = (codes >= ord("0")) & (codes <= ord("9"))
+    change = digit[1:] != digit[:-1]
+    starts = np.flatnonzero(change & digit[1:])  # the index of each run's first digit in codes
+    ends = np.flatnonzero(change & digit[:-1])  # and one past its last
     fraction = (starts > 0) & (codes[np.maximum(starts - 1, 0)] == ord("."))
     return int((ends - starts)[~fraction].max(initial=0))
 
