@@ -108,6 +108,8 @@ def test_corrections_are_saved_and_adaptation_needs_them(client, drawn, tmp_path
     for bad in ({"strokes": strokes[0]}, {"strokes": strokes[0], "label": 10}, {"strokes": strokes[0], "label": True},
                 {"strokes": [], "label": 3}):
         assert client.post("/api/correct", json=bad).status_code in (400, 422)
+    r = client.post("/api/correct", json={"strokes": [[], []], "label": 3})
+    assert r.status_code == 422 and "nothing is drawn" in r.json()["error"]
     r = client.post("/api/correct", json={"strokes": strokes[0], "label": int(labels[0])})
     assert r.status_code == 200 and r.json()["corrections"] == 1
     images, saved = corrections.load_samples(tmp_path / "corrections")

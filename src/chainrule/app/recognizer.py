@@ -14,7 +14,7 @@ from .. import corrections
 from ..datasets import load_mnist
 from ..digits import check_digit_model, saliency
 from ..network import Network
-from ..preprocessing import digit_from_strokes, parse_strokes
+from ..preprocessing import digit_from_strokes
 
 
 _BLAS = None
@@ -84,9 +84,9 @@ class Recognizer:
 
     def correct(self, strokes, label: int) -> dict:
         """Save a drawing with its true label to the corrections folder."""
-        if not parse_strokes(strokes):
-            raise ValueError("nothing is drawn: draw a digit before correcting it")
         image = digit_from_strokes(strokes)  # outside the lock: only the count and the write need it
+        if not image.any():  # any point drawn leaves ink
+            raise ValueError("nothing is drawn: draw a digit before correcting it")
         with self._count_lock:
             if self._corrections >= MAX_CORRECTIONS:
                 raise ValueError(f"the corrections folder {self.data_dir} holds {self._corrections} drawings, the most "
