@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +107,13 @@ def f(x):
     return "not a docstring"
 '''
     assert language.code_lines(source) == 5  # import, def, y = (..., 1), return
+
+
+def test_the_docs_table_gives_the_line_counts_of_the_current_source():
+    # docs/language.md's first table states each variant's lines; they must follow the code they count
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "language.md").read_text(encoding="utf-8")
+    stated = {variant: int(count) for variant, count in re.findall(r"^\| ([^|]+?) \|[^|]*\| (\d+) lines\b", doc, re.M)}
+    assert stated == language.lines_of_code()
 
 
 def test_time_epoch_extrapolates_a_slice_to_the_epoch():
