@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import mlp
-from chainrule.digits import check_digit_model, class_accuracies, confusion_matrix, saliency
+from chainrule.digits import check_digit_model, class_accuracies, confusion_matrix, probabilities_and_saliency, saliency
 
 DIGIT_SCALING = (0.0, 1 / 255, (28, 28))
 
@@ -37,6 +37,16 @@ def test_saliency_is_the_top_class_input_gradient_scaled_to_at_most_one(seed, n)
         peak = np.abs(g).max()
         np.testing.assert_allclose(s * peak, g, rtol=1e-12, atol=0)
         assert np.abs(s).max() == pytest.approx(1.0)
+
+
+def test_probabilities_and_saliency_from_one_pass_are_predict_proba_and_saliency():
+    net = mlp([784, 16, 10], hidden="relu", output="softmax", loss="cross_entropy", seed=3, input_scaling=DIGIT_SCALING)
+    images = np.random.default_rng(3).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    probabilities, scaled = probabilities_and_saliency(net, images)
+    np.testing.assert_array_equal(probabilities, net.predict_proba(images))
+    gradient = net.input_gradient(images)  # checked against central differences in test_network.py
+    np.testing.assert_allclose(scaled, gradient / np.abs(gradient).max(axis=(1, 2), keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_saliency_of_a_zero_gradient_stays_zero():

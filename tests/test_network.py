@@ -100,6 +100,15 @@ def test_input_gradient_default_is_each_rows_top_class():
     np.testing.assert_allclose(net.input_gradient(X), net.input_gradient(X, output=top))
 
 
+def test_output_and_input_gradient_give_the_forward_output_and_the_input_gradient():
+    net = chainrule.mlp([3, 5, 4], hidden="relu", output="softmax", loss="cross_entropy", seed=4)
+    X = rng.standard_normal((6, 3))
+    out, gradient = net.output_and_input_gradient(X, output=2)
+    np.testing.assert_array_equal(out, net.forward(X))
+    fd = numerical_gradient(lambda: net.forward(X)[:, 2].sum(), X)
+    assert relative_error(gradient, fd) < 1e-8
+
+
 def test_backward_pass_without_parameter_gradients_carries_the_same_deltas():
     """need_param_grads=False (what input_gradient asks) skips every dC/dW but changes no delta."""
     net = chainrule.mlp([4, 6, 5, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=1)

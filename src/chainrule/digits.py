@@ -37,9 +37,15 @@ def check_digit_model(net: Network) -> Network:
 def saliency(net: Network, images: np.ndarray) -> np.ndarray:
     """d a_k / dx for each image's top class k, divided by its largest magnitude so that it lies in
     [-1, 1] (the sign says which way a pixel pushes the score; an all-zero gradient stays zero)."""
-    gradient = net.input_gradient(images, output=None)
+    return probabilities_and_saliency(net, images)[1]
+
+
+def probabilities_and_saliency(net: Network, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The output a^(L) (for a digit model, the class probabilities) and ``saliency``, from one
+    forward pass (what the drawing page shows for each drawing)."""
+    out, gradient = net.output_and_input_gradient(images)
     peak = np.abs(gradient).max(axis=tuple(range(1, gradient.ndim)), keepdims=True)
-    return gradient / np.maximum(peak, 1e-30)
+    return out, gradient / np.maximum(peak, 1e-30)
 
 
 def class_names(net: Network) -> list[str]:

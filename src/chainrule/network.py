@@ -141,12 +141,18 @@ class Network:
         """d a^(L)_k / dx for each row x of X (k = ``output``: one index, one per row, or by default
         each row's largest output); with targets ``Y``, the gradient of the loss instead.
         The result has the shape of X: the saliency of each input component."""
+        if Y is None:
+            return self.output_and_input_gradient(X, output)[1]
         X = self.check_inputs(X)
-        if Y is not None:
-            Y = self.loss_targets(self.check_targets(Y, len(X)))
-            out, caches = self.forward_pass(X, self.loss_layers)
-            return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers,
-                                      need_param_grads=False)[1][0]
+        Y = self.loss_targets(self.check_targets(Y, len(X)))
+        out, caches = self.forward_pass(X, self.loss_layers)
+        return self.backward_pass(caches, self.loss.gradient(out, Y), self.loss_layers, need_param_grads=False)[1][0]
+
+    def output_and_input_gradient(self, X: np.ndarray, output: int | Sequence[int] | None = None
+                                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The output a^(L) and d a^(L)_k / dx (as ``input_gradient``) from one forward pass: the
+        backward pass seeded with e_k reads the caches the output was computed with."""
+        X = self.check_inputs(X)
         out, caches = self.forward_pass(X, self.layers)
         k = out.argmax(axis=1) if output is None else np.asarray(output)
         if k.shape not in ((), (len(X),)):
@@ -156,7 +162,7 @@ class Network:
             raise ValueError(f"output must be integers in [0, {self.n_outputs}), got {output!r}")
         seed = np.zeros_like(out)
         seed[np.arange(len(X)), k] = 1
-        return self.backward_pass(caches, seed, self.layers, need_param_grads=False)[1][0]
+        return out, self.backward_pass(caches, seed, self.layers, need_param_grads=False)[1][0]
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         """The n_L x n_0 Jacobian d a^(L) / dx of the output with respect to one input x: row k is

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import corrections
 from ..datasets import load_mnist
-from ..digits import check_digit_model, saliency
+from ..digits import check_digit_model, probabilities_and_saliency
 from ..network import Network
 from ..preprocessing import digit_from_strokes
 
@@ -69,8 +69,7 @@ class Recognizer:
         net = self.net
         batch = image[None]
         with _one_blas_thread():
-            probabilities = net.predict_proba(batch)[0]
-            scaled = saliency(net, batch)[0]
+            probabilities, scaled = (values[0] for values in probabilities_and_saliency(net, batch))
         digit = int(probabilities.argmax())
         return {
             "empty": False,
