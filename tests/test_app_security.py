@@ -447,6 +447,58 @@ def test_real_server_applies_the_rules_to_a_lan_host_over_loopback(digit_model, 
         assert http.get(url + "api/info", headers={"Host": "evil.example"}).status_code == 403
 
 
+def test_real_server_refuses_hostile_tokens_handshakes_and_frames_without_an_error_in_its_log(digit_model, tmp_path):
+    """A token outside ASCII made compare_digest raise (500 and a traceback, no token needed), a
+    refused handshake logged an ERROR and a WebSocket text frame that is not UTF-8 a traceback:
+    any device or page could fill the log. Now 403, 403 and close code 1007, and no warning."""
+    import logging
+
+    import httpx2
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from chainrule.app.replay import running_server
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    kept: list[logging.LogRecord] = []
+    log = logging.getLogger("uvicorn.error")
+    handler = Kept(logging.WARNING)
+    access = Access.lan([LAN])
+    with running_server(create_app(net=digit_model, data_dir=tmp_path, access=access)) as url, httpx2.Client() as http:
+        log.addHandler(handler)
+        try:
+            port = int(url.rsplit(":", 1)[1].strip("/"))
+            lan = {"Host": f"{LAN}:{port}"}
+            assert http.get(url + "api/info?token=%C3%A9", headers=lan).status_code == 403
+            non_ascii = {**lan, "Authorization": "token \u00e9t\u00e9".encode()}
+            assert http.get(url + "api/info", headers=non_ascii).status_code == 403
+            with pytest.raises(InvalidStatus) as refused:
+                connect(f"ws://127.0.0.1:{port}/ws", origin="http://evil.example", open_timeout=10)
+            assert refused.value.response.status_code == 403
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                raw.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+                answer = b""
+                while b"\r\n\r\n" not in answer:
+                    answer += raw.recv(4096)
+                assert answer.startswith(b"HTTP/1.1 101")
+                payload, mask = b'{"id": "\xff\xfe"}', b"\x01\x02\x03\x04"
+                masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                raw.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)  # a text frame, masked as a client's
+                frame = answer.split(b"\r\n\r\n", 1)[1]
+                while len(frame) < 4:
+                    frame += raw.recv(4096)
+                assert frame[0] == 0x88 and int.from_bytes(frame[2:4], "big") == 1007  # close: invalid data
+            time.sleep(0.5)  # what the server logs after answering
+        finally:
+            log.removeHandler(handler)
+    assert [record.getMessage() for record in kept] == []
+
+
 # ---- files ---------------------------------------------------------------------------------------------------
 def test_the_server_tidies_killed_writes_and_adapts_past_a_foreign_file(digit_model, data_dir, local_client, mnist):
     """A kill -9 mid-write leaves .<name>.<random>.tmp; a foreign .npz made every adapt fail."""

@@ -79,7 +79,9 @@ class Access:
         if not (_loopback(scope.get("client")) and name in LOCAL_NAMES):
             if self.token is None:
                 return 403, "this server answers this machine only (start it with --host 0.0.0.0 for other devices)"
-            if not secrets.compare_digest(self.presented_token(scope, headers) or "", self.token):
+            # as bytes: compare_digest refuses str with characters outside ASCII, which anyone may send
+            presented = (self.presented_token(scope, headers) or "").encode("utf-8", "replace")
+            if not secrets.compare_digest(presented, self.token.encode()):
                 return 403, "this server needs its token: open the link with ?token=... that chainrule draw printed"
         if scope["type"] == "http" and scope["method"] == "POST":
             media = headers.get("content-type", "").split(";")[0].strip().lower()

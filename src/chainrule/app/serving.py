@@ -9,6 +9,7 @@ import asyncio
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 REQUEST_SECONDS = 20  # to send a whole request; requests.read_body answers 408 at BODY_SECONDS before that
 MAX_CONNECTIONS = 64  # open at once, WebSockets included; beyond, uvicorn answers 503 (a page uses a few)
@@ -46,9 +47,34 @@ class DeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
+class QuietWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol without the ERROR lines a hostile client could write into the
+    log at will: a handshake refused with a denial response (the Guard's 403 to another site's
+    page) was logged as "returned without completing handshake" (uvicorn PR #3138 marks the
+    handshake complete, as here), and a text message that is not UTF-8 with a traceback; it is
+    closed with code 1007 as before, and logged on one line."""
+
+    async def send(self, message) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                self.logger.info("WebSocket text message that is not UTF-8 refused (close code 1007)")
+                self.conn.send_close(1007)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+
 def server_config(app, host: str, port: int, **options) -> uvicorn.Config:
-    """uvicorn's settings for the drawing server ``app``: the request deadline, at most
+    """uvicorn's settings for the drawing server ``app``: the request deadline, quiet refusals, at most
     MAX_CONNECTIONS connections, and a WebSocket holding at most 4 unread messages of at most 2 MB
     (uvicorn's defaults: 32 of 16 MB)."""
-    return uvicorn.Config(app, host=host, port=port, http=DeadlineProtocol, limit_concurrency=MAX_CONNECTIONS,
-                          ws_max_size=2_000_000, ws_max_queue=4, **options)
+    return uvicorn.Config(app, host=host, port=port, http=DeadlineProtocol, ws=QuietWebSocketProtocol,
+                          limit_concurrency=MAX_CONNECTIONS, ws_max_size=2_000_000, ws_max_queue=4, **options)
