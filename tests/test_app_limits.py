@@ -74,6 +74,25 @@ def test_an_integer_too_large_for_a_float_is_a_bad_image_not_an_overflow():
         requests.image([10**400] + [0] * 783)
 
 
+def test_ragged_image_rows_are_named_as_such_not_in_numpys_words():
+    with pytest.raises(requests.BadRequest, match="28x28 numbers 0..255, in rows of equal length"):
+        requests.image([[1, 2], [3]])
+
+
+def test_a_correction_the_disk_cannot_hold_is_a_one_line_error_and_counts_nothing(client, monkeypatch, tmp_path):
+    """A full disk or a data folder made unwritable answered a bare 500 with a traceback in the log."""
+    import errno
+    import os
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(recognizer.corrections, "save_sample", full)
+    error = one_line_error(client.post("/api/correct", json={"strokes": STROKES, "label": 7}), 500)
+    assert error == "the server could not save or read its files: No space left on device"
+    assert client.get("/api/info").json()["corrections"] == 0
+
+
 # ---- 2. the lab refuses to overflow ------------------------------------------------------------------
 def test_a_lab_refuses_the_step_or_edit_that_would_make_its_weights_non_finite(client, drawing):
     """Scaling one output unit by 10 and taking a step, over and over, made the weights infinite;

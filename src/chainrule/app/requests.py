@@ -159,6 +159,8 @@ def image(value) -> np.ndarray:
         image = np.asarray(value, dtype=np.float64)
     except OverflowError:
         raise BadRequest("image values must be finite numbers in 0..255") from None
+    except ValueError:  # rows of different lengths
+        raise BadRequest("image must be 28x28 numbers 0..255, in rows of equal length") from None
     if image.size != 784 or image.ndim not in (1, 2) or (image.ndim == 2 and image.shape != (28, 28)):
         raise BadRequest(f"image must be 28x28 numbers 0..255, got shape {image.shape}")
     if not np.isfinite(image).all() or image.min() < 0 or image.max() > 255:
@@ -209,6 +211,8 @@ def guarded(handler: Callable[[Request], Awaitable]) -> Callable[[Request], Awai
             return error_response(f"a number is out of range ({err})", 400)
         except ValueError as err:
             return error_response(str(err), 422)
+        except OSError as err:  # the data folder: full, gone, not writable (the write itself is atomic)
+            return error_response(f"the server could not save or read its files: {err.strerror or err}", 500)
         if isinstance(result, Response):
             return result
         try:
