@@ -161,6 +161,35 @@ def test_a_refused_unit_edit_changes_nothing(client, drawing, refused):
 
 
 # ---- 5. live training: bounded work, stopped when nobody follows it -----------------------------------
+def test_a_run_that_overflows_on_the_validation_digits_ends_as_diverged_and_its_model_is_not_used(client,
+                                                                                                  monkeypatch):
+    """lr 10 and momentum 0.999 (within the page's bounds) made the validation loss NaN while the
+    batches' loss stayed finite: every status after that was a 422 (no JSON for NaN) for the rest
+    of the run, and "use" took the diverged model. The overflow is stood in for here (the real run
+    takes its chaotic path to it: 350 steps of a 256-unit network), at the second report."""
+    from chainrule.network import Network
+
+    real, calls = Network.loss_value, []
+
+    def overflowing(self, X, Y, check=True):
+        calls.append(1)
+        return real(self, X, Y, check) if len(calls) < 2 else float("nan")
+
+    monkeypatch.setattr(Network, "loss_value", overflowing)
+    drawing_with = client.get("/api/info").json()["layers"]
+    client.post("/api/train/start", json={"width": 16, "steps": 200, "report_every": 50, "lr": 10, "momentum": 0.999})
+    deadline = time.monotonic() + 60
+    while (status := client.get("/api/train/status")).json()["state"] in ("loading", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status = strict_json(status.text)
+    assert status["state"] == "error" and status["step"] == 100 and [r["step"] for r in status["reports"]] == [50]
+    assert status["message"] == ("the loss became nan on the validation digits at step 100 with learning rate 10: "
+                                 "lower the learning rate (for example to 1)")
+    assert "ended in an error" in one_line_error(client.post("/api/train/use", json={}), 422)
+    assert client.get("/api/info").json()["layers"] == drawing_with
+
+
 def test_a_run_of_hours_is_refused_with_the_limit_named(client):
     """width 1024, depth 10, batch 1024, 200,000 steps: about 62 hours here."""
     for settings in ({"width": 1024, "depth": 10, "batch_size": 1024, "steps": 200_000},

@@ -8,6 +8,7 @@ IDLE_SECONDS (the page asks every 0.4 s while it is open)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -19,7 +20,7 @@ from ..arguments import is_integer, is_real
 from ..layers import standard_scaling
 from ..network import Network, mlp
 from ..optimizers import SGD
-from ..training import DivergedError, accuracy, count_correct, minibatches, train_step
+from ..training import DivergedError, accuracy, check_finite, count_correct, minibatches, train_step
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 DATASETS = ("mnist", "fashion-mnist")
@@ -154,6 +155,8 @@ class TrainingSession:
         """A copy of the network as trained so far, for the drawing pad."""
         if self.net is None or not self.reports:
             raise ValueError("there is no trained model yet: start a run and wait for its first report")
+        if self.state == "error":
+            raise ValueError(f"this run ended in an error ({self.message}): start a new one")
         if self.config.dataset != "mnist":
             raise ValueError("only a model trained on MNIST digits can be used for drawing digits")
         return self.net.copy()
@@ -216,11 +219,11 @@ class TrainingSession:
                 window["seen"] += len(idx)
                 window["steps"] += 1
                 if self.step % config.report_every == 0 or self.step == config.steps:
-                    self._report(net, Xv, Yv, window, time.perf_counter() - started)
+                    self._report(net, Xv, Yv, window, time.perf_counter() - started, config.lr)
                     window = {"loss": 0.0, "correct": 0, "seen": 0, "steps": 0, "norms": np.zeros(len(net.dense))}
                 time.sleep(0)  # let the server's thread take the interpreter
         if window["seen"]:
-            self._report(net, Xv, Yv, window, time.perf_counter() - started)
+            self._report(net, Xv, Yv, window, time.perf_counter() - started, config.lr)
         stopped = self._stop.is_set()
         self.state = "stopped" if stopped else "done"
         self.message = f"{'stopped' if stopped else 'finished'} after {self.step} steps"
@@ -230,15 +233,22 @@ class TrainingSession:
     def _unwatched(self) -> bool:
         return time.monotonic() - self._watched > IDLE_SECONDS
 
-    def _report(self, net: Network, Xv: np.ndarray, Yv: np.ndarray, window: dict, seconds: float) -> None:
+    def _report(self, net: Network, Xv: np.ndarray, Yv: np.ndarray, window: dict, seconds: float, lr: float) -> None:
+        """Append the report of the steps since the last; DivergedError if the network has gone past
+        float range on the validation digits while the training batches' loss stayed finite."""
+        with np.errstate(over="ignore", invalid="ignore"):  # the overflow is named below, not warned of
+            val_loss, val_accuracy = float(net.loss_value(Xv, Yv)), accuracy(net, Xv, Yv)
+        norms = window["norms"] / window["steps"]  # the mean over the steps since the last report
+        check_finite(val_loss if np.isfinite(norms).all() else math.inf, lr,
+                     f"on the validation digits at step {self.step}")
         self.reports.append({
             "step": self.step,
             "seconds": round(seconds, 2),
             "loss": window["loss"] / window["seen"],
             "accuracy": window["correct"] / window["seen"],
-            "val_loss": float(net.loss_value(Xv, Yv)),
-            "val_accuracy": accuracy(net, Xv, Yv),
-            "grad_norms": (window["norms"] / window["steps"]).tolist(),  # mean over the steps since the last report
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "grad_norms": norms.tolist(),
         })
         W = net.dense[0].W[:WEIGHT_IMAGES]
         self.weights = np.asarray(W, dtype=np.float64).round(4).tolist()
