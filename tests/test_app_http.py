@@ -155,6 +155,39 @@ def test_draw_command_reports_bad_arguments_in_one_line(argv, message):
     assert run.stderr.startswith("chainrule draw: error:") and message in run.stderr and "Traceback" not in run.stderr
 
 
+def test_no_other_model_is_taken_while_an_adaptation_runs(client, drawn, monkeypatch):
+    """"Use the trained model" during an adaptation was answered "done", and the adaptation then
+    replaced the user's choice when it ended, without a word."""
+    import threading
+    import time
+
+    from chainrule import corrections
+    from chainrule.app.training_session import TrainingSession
+
+    release, real = threading.Event(), corrections.adapt
+
+    def held(*args, **kwargs):
+        release.wait(30)
+        return real(*args, **{**kwargs, "steps": 1})
+
+    monkeypatch.setattr(corrections, "adapt", held)
+    strokes, labels = drawn
+    client.post("/api/correct", json={"strokes": strokes[0], "label": int(labels[0])})
+    recognizer = client.app.state.recognizer
+    assert client.post("/api/adapt", json={}).json()["state"] == "running"
+    other = recognizer.original.copy()  # stands in for a live-trained model
+    monkeypatch.setattr(TrainingSession, "trained_model", lambda self: other)
+    for path in ("/api/train/use", "/api/reset"):
+        refused = client.post(path, json={})
+        assert refused.status_code == 422 and "adaptation is still running" in refused.json()["error"]
+    release.set()
+    deadline = time.monotonic() + 60
+    while client.get("/api/info").json()["adapt"]["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "live-trained model" in client.post("/api/train/use", json={}).json()["message"]
+    assert recognizer.net is other
+
+
 def test_adapt_switches_to_a_fine_tuned_copy_and_reset_goes_back(client, drawn, mnist):
     import time
 

@@ -67,10 +67,7 @@ def inspect_routes(recognizer: Recognizer, workers: Workers) -> list:
         return training.status(int(since))
 
     async def train_use(request: Request):
-        recognizer.net = training.trained_model()
-        recognizer.adapt_status = {"state": "done", "adapted": True,
-                                   "message": f"drawing with the live-trained model (step {training.step})"}
-        return recognizer.adapt_status
+        return recognizer.use(training.trained_model(), f"drawing with the live-trained model (step {training.step})")
 
     def control(action):
         async def endpoint(request: Request):

@@ -128,8 +128,18 @@ class Recognizer:
 
     def reset(self) -> dict:
         """Go back to the model as loaded."""
-        if self._adapt_lock.locked():
+        return self._switch(self.original, {"state": "idle", "message": "back to the original model", "adapted": False})
+
+    def use(self, net: Network, message: str) -> dict:
+        """Draw with ``net`` (the live-trained model) instead, until a reset."""
+        return self._switch(check_digit_model(net), {"state": "done", "adapted": True, "message": message})
+
+    def _switch(self, net: Network, status: dict) -> dict:
+        # an adaptation under way would replace the model the user has just chosen when it ends
+        if not self._adapt_lock.acquire(blocking=False):
             raise ValueError("adaptation is still running: wait for it to finish")
-        self.net = self.original
-        self.adapt_status = {"state": "idle", "message": "back to the original model", "adapted": False}
-        return self.adapt_status
+        try:
+            self.net, self.adapt_status = net, status
+        finally:
+            self._adapt_lock.release()
+        return status
