@@ -190,3 +190,23 @@ def test_live_training_pauses_resumes_and_stops_and_never_blocks_drawing(client,
     wait_for(client, lambda s: s["step"] > step + 5)
     stopped = client.post("/api/train/stop", json={}).json()
     assert stopped["state"] == "stopped" and stopped["step"] < 100_000
+
+
+def test_edits_of_one_lab_sent_at_once_are_all_kept(digit_model):
+    """The page sends a unit's switch and the next without waiting: 24 at once kept only 18-22."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chainrule.app.look_inside import Lab
+
+    lab, start = Lab(digit_model), threading.Barrier(8)
+
+    def switch_off(unit: int) -> None:
+        if unit < 8:
+            start.wait()
+        lab.edit(0, unit, off=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(switch_off, range(24)))
+    assert lab.off == {(0, unit) for unit in range(24)} and lab.version == 24
+    assert not lab.net.dense[1].W[:, :24].any() and lab.net.dense[1].W[:, 24:].any()  # their outgoing weights

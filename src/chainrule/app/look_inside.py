@@ -43,8 +43,14 @@ class Lab:
         self.scale: dict[tuple[int, int], float] = {}
         self.net = net
         self.version = 0
+        # edits and steps read the lab's state and replace it: two at once would lose one of them
+        self._changing = threading.Lock()
 
     def edit(self, layer: int, unit: int, off: bool | None = None, scale: float | None = None) -> None:
+        with self._changing:
+            self._edit(layer, unit, off, scale)
+
+    def _edit(self, layer: int, unit: int, off: bool | None, scale: float | None) -> None:
         inspection.check_unit(self.base, layer, unit, hidden=off is not None)  # a unit switched off must be hidden
         if scale is not None and (type(scale) not in (int, float) or not -10 <= scale <= 10):
             raise ValueError(f"scale must be a number in [-10, 10], got {scale!r}")
@@ -66,6 +72,10 @@ class Lab:
     def step(self, image: np.ndarray, label: int, eta: float) -> None:
         """One gradient step theta <- theta - eta dC/dtheta on the lab model as it is (edits
         included, which then become part of it), taken on a copy that replaces it if all is finite."""
+        with self._changing:
+            self._step(image, label, eta)
+
+    def _step(self, image: np.ndarray, label: int, eta: float) -> None:
         _, grads = self.net.loss_and_gradient(image[None], np.array([label]))
         net = self.net.copy()
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
