@@ -200,3 +200,34 @@ def test_model_files_damaged_in_other_ways_name_the_file_and_never_suggest_pickl
     with pytest.raises(ValueError, match=f"m.npz is not a chainrule model file.*{message}") as caught:
         chainrule.load(path)
     assert "allow_pickle" not in str(caught.value)  # never the advice to load it unsafely
+
+
+def test_model_files_built_to_exhaust_the_reader_are_refused_before_it_tries(tmp_path, monkeypatch):
+    """JSON nested 200,000 deep (a RecursionError traceback), an archive whose arrays unpack to more
+    than a file may hold (a 4 MB file unpacked 3 GiB of zeros), a header claiming 8 TB (an attempt
+    to allocate it)."""
+    import io
+    import zipfile
+
+    from chainrule import io as model_io
+
+    net, paths = chainrule.mlp([3, 2]), {}
+    paths["deep"] = tmp_path / "deep.npz"
+    nested = "[" * 200_000 + "]" * 200_000
+    np.savez(paths["deep"], meta=np.array('{"format": "chainrule-network", "x": ' + nested + "}"))
+    for name, shape in (("zeros", (1024, 1024)), ("claim", (10**6, 10**6))):
+        paths[name] = tmp_path / f"{name}.npz"
+        net.save(paths[name])
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        data = bytes(8 * 1024 * 1024) if name == "zeros" else bytes(1000)
+        with zipfile.ZipFile(paths[name], "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("junk.npy", header.getvalue() + data)
+    monkeypatch.setattr(model_io, "MAX_UNPACKED", 4 * 1024 * 1024)  # the zeros' 8 MB stand for gigabytes
+    for name, message in (("deep", r"RecursionError"),
+                          ("zeros", r"arrays would take 8 MiB unpacked, more than the 4 MiB"),
+                          ("claim", r"junk.npy declares 8000000000000 bytes of data, the archive holds 1128")):
+        with pytest.raises(ValueError, match=rf"{name}.npz is not a chainrule model file \(.*{message}"):
+            chainrule.load(paths[name])
+    monkeypatch.undo()
+    assert chainrule.load(paths["zeros"]).dense[0].W.shape == (2, 3)  # within the real limit: the model loads

@@ -22,6 +22,7 @@ from .models import default_model_path
 FORMAT = "chainrule-network"
 TEMPORARY_SUFFIX = ".tmp"
 VERSION = 1
+MAX_UNPACKED = 1 << 30  # bytes of arrays in one file: 250 M float32 weights, six times the largest model made here
 
 
 def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> None:
@@ -94,7 +95,7 @@ def read(path: str | os.PathLike | None = None) -> tuple[list[Layer], str, dict]
     arrays = load_arrays(path, "a chainrule model file")
     try:
         meta = json.loads(str(arrays.pop("meta")))
-    except (KeyError, json.JSONDecodeError) as err:
+    except (KeyError, json.JSONDecodeError, RecursionError) as err:  # RecursionError: JSON nested too deep
         raise ValueError(f"{path} is not a chainrule model file ({type(err).__name__}: {err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chainrule model file (no {FORMAT!r} header)")
@@ -114,13 +115,38 @@ def load_arrays(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
         with open(path, "rb") as f:
             if f.read(4) != b"PK\x03\x04":  # np.load would also take a .npy, a pickle or text
                 raise ValueError("not an .npz archive")
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+    except (OSError, EOFError, ValueError, RecursionError, zipfile.BadZipFile, zlib.error) as err:
         # NumPy's words for object arrays and pickles point at allow_pickle: say instead that they are refused
         why = "it holds Python objects, which are never unpickled" if "pickle" in str(err) else \
             f"{type(err).__name__}: {err}"
         raise ValueError(f"{path} is not {what} ({why})") from None
+
+
+def _check_sizes(path: str | os.PathLike) -> None:
+    """A ValueError unless the archive's arrays unpack to at most MAX_UNPACKED bytes in all and each
+    member holds the data its .npy header declares: a few compressed megabytes can unpack to
+    gigabytes of zeros, and a header can claim a shape whose allocation alone fails."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        total = sum(member.file_size for member in members)
+        if total > MAX_UNPACKED:
+            raise ValueError(f"its arrays would take {total / 2**20:,.0f} MiB unpacked, more than the "
+                             f"{MAX_UNPACKED / 2**20:,.0f} MiB a file here may hold")
+        for member in members:
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"{member.filename} is a .npy file of version {version}, not 1.0 or 2.0")
+                header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(f)
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > member.file_size:
+                raise ValueError(f"{member.filename} declares {claimed} bytes of data, the archive holds "
+                                 f"{member.file_size}")
 
 
 def _layers(meta: dict, arrays: dict, path: Path) -> list[Layer]:
