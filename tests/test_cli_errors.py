@@ -237,3 +237,15 @@ def test_a_16_bit_seven_is_read_as_a_seven(mnist, tmp_path):
     Image.fromarray(((255 - seven.astype(np.uint16)) * 257).astype(np.uint16)).save(tmp_path / "seven16inv.png")
     net = load_digit_model(None)
     assert net.predict(read_digit(tmp_path / "seven16inv.png")[None])[0] == 7
+
+
+@pytest.mark.parametrize("dataset", [["x"], {"a": 1}, 7, "kmnist"])
+def test_eval_of_a_model_naming_a_dataset_that_is_no_name_is_one_line(dataset, tmp_path, capsys):
+    """The metadata is the file's own JSON: a list there was a TypeError traceback (unhashable)."""
+    import chainrule
+
+    net = chainrule.mlp([784, 4, 10], output="softmax", loss="cross_entropy", input_scaling=(0.0, 1 / 255, (28, 28)))
+    net.metadata = {"dataset": dataset}
+    net.save(tmp_path / "m.npz")
+    assert status_of(["eval", str(tmp_path / "m.npz")]) == 2
+    assert "the model names an unknown dataset" in one_error_line(capsys, "eval")

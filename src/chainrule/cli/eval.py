@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     net = load_digit_model(path)
     check_output_folder(args.out, f"--out {args.out}")
     dataset = args.dataset or net.metadata.get("dataset", "mnist")
-    if dataset not in DATASETS:
-        raise ValueError(f"the model names an unknown dataset {dataset!r}; pass --dataset mnist or fashion")
+    if not isinstance(dataset, str) or dataset not in DATASETS:  # metadata is the file's: any JSON value
+        raise ValueError(f"the model names an unknown dataset {str(dataset)[:60]!r}; pass --dataset mnist or fashion")
     data = load_dataset(DATASETS[dataset], args.data)
     X, Y = data.test_images, data.test_labels.astype(np.intp)
     if net.n_outputs != int(Y.max()) + 1:
