@@ -80,7 +80,13 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(mnist, tmp_path, monkeypa
     checkpoint = chainrule.load(checkpoint_path(out))
     assert checkpoint.metadata["checkpoint"]["epoch"] == 1
     monkeypatch.setattr(chainrule, "fit", real_fit)
-    assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    # other options were recorded in the model but not used (the checkpoint's network and data went on)
+    changed = ["--activation", "tanh", "--dtype", "float64", "--dataset", "fashion", "--no-progress"]
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--resume", *changed]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "these differ: --activation 'tanh' (the run had 'relu'); --dataset 'fashion' " \
+        "(the run had 'mnist'); --dtype 'float64' (the run had 'float32')" in error
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out), "--resume", "--time-budget", "1h"]) == 0
     assert not checkpoint_path(out).exists()
     assert "trained 2 epochs" in capsys.readouterr().out
 

@@ -12,6 +12,7 @@ to ``OUT.ckpt.npz`` and ``--resume`` continues from there (the momentum buffers 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
@@ -168,6 +169,29 @@ def _check_writable(out: Path) -> None:
     check_output_folder(out.parent, f"--out {out}")
 
 
+# what --resume may change: where the data lies, the time allowed, how progress is shown
+RESUME_MAY_CHANGE = {"resume", "no_progress", "time_budget", "data", "pen_data", "extra_data"}
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """The command's options as the model file records them (JSON values)."""
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("run", "verb")}
+    return json.loads(json.dumps(options))
+
+
+def _check_same_run(saved: dict | None, options: dict) -> None:
+    """A ValueError naming each option that differs from the interrupted run's (a checkpoint
+    without them, from an older version, is taken as it is): the network, the data and the
+    schedule are the checkpoint's, so other values would be recorded in the model but not used."""
+    if not isinstance(saved, dict):
+        return
+    changed = [f"--{k.replace('_', '-')} {options[k]!r} (the run had {saved.get(k)!r})"
+               for k in sorted(options) if k not in RESUME_MAY_CHANGE and saved.get(k) != options[k]]
+    if changed:
+        raise ValueError(f"--resume continues the interrupted run with its own options; these differ: "
+                         f"{'; '.join(changed)}. Use the same command plus --resume, or start afresh")
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import fit, load, mlp
     from ..augment import Augmenter
@@ -207,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         if state is None or [d.n_out for d in net.dense] != sizes[1:]:
             raise ValueError(f"{ckpt} is not a checkpoint of a {'-'.join(map(str, sizes))} network; "
                              "resume with the same --hidden as the interrupted run")
+        _check_same_run(net.metadata.get("options"), _options(args))
     else:
         net = mlp(sizes, hidden=args.activation, output=args.output, loss=args.loss, dtype=args.dtype,
                   seed=args.seed, init=args.init, dropout=args.dropout, input_scaling=scaling)
@@ -228,8 +253,7 @@ def run(args: argparse.Namespace) -> int:
     metadata = {
         "dataset": args.dataset,
         "classes": FASHION_CLASSES if args.dataset == "fashion" else [str(k) for k in range(10)],
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                    if k not in ("run", "verb")},
+        "options": _options(args),
         "train_size": len(Xtrain),
         "val_size": args.val_size,
         "pen": args.pen,
