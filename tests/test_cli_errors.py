@@ -249,3 +249,12 @@ def test_eval_of_a_model_naming_a_dataset_that_is_no_name_is_one_line(dataset, t
     net.save(tmp_path / "m.npz")
     assert status_of(["eval", str(tmp_path / "m.npz")]) == 2
     assert "the model names an unknown dataset" in one_error_line(capsys, "eval")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov"])
+def test_a_diverging_run_says_so_on_one_line_without_numpys_warnings_first(optimizer, mnist, tmp_path):
+    # in a process of its own: pytest would catch the RuntimeWarnings a terminal shows
+    run = subprocess.run([sys.executable, "-m", "chainrule", "train", *TINY, "--lr", "1e30", "--optimizer", optimizer,
+                          "--out", str(tmp_path / "m.npz")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("chainrule train: error: the loss became"), run.stderr
+    assert run.stderr.count("\n") == 1 and "lower the learning rate" in run.stderr

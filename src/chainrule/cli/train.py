@@ -261,10 +261,13 @@ def run(args: argparse.Namespace) -> int:
     }
     tracker = _Tracker(args.out, ckpt, state, metadata, time.perf_counter())
     try:
-        history = fit(net, Xtrain, Ytrain, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
-                      schedule=args.schedule, validation_data=validation, time_budget=budget, augment=augment,
-                      seed=args.seed + state["epoch"], progress=not args.no_progress, callback=tracker,
-                      start_epoch=state["epoch"])
+        # a run that diverges overflows before its loss does: fit's check then says so on one line,
+        # where NumPy would first print a warning and its source line for each operation
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = fit(net, Xtrain, Ytrain, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer,
+                          schedule=args.schedule, validation_data=validation, time_budget=budget, augment=augment,
+                          seed=args.seed + state["epoch"], progress=not args.no_progress, callback=tracker,
+                          start_epoch=state["epoch"])
     except KeyboardInterrupt:
         if tracker.snapshot is None:
             print("chainrule train: interrupted before the first epoch ended; nothing saved", file=sys.stderr)
