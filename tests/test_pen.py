@@ -136,6 +136,38 @@ def test_copies_depend_on_the_seed_not_on_the_workers(ujipen):
     np.testing.assert_array_equal(one.images, two.images)
 
 
+def test_ctrl_c_is_left_to_the_parent_by_the_rendering_workers(ujipen, monkeypatch, capfd):
+    """A terminal's Ctrl-C reaches every process of its group: each worker printed a traceback of its
+    own (and the pool broke) before the command said "interrupted". Here every worker sends itself
+    the signal before its first job (the pool forks after the patch, so the workers run it)."""
+    import multiprocessing
+    import os
+    import signal
+
+    from chainrule import pen as pen_module
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the patch reaches the workers only through fork")
+    render, parent = pen_module._render, os.getpid()
+
+    def interrupted(job):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+        return render(job)
+
+    interrupted.__qualname__ = "_render"  # pickled by name, as the workers look it up: chainrule.pen._render
+    interrupted.__module__ = "chainrule.pen"
+    monkeypatch.setattr(pen_module, "_render", interrupted)
+    digits = select_writers(ujipen, range(1, 31))
+    try:
+        two = render_pen_digits(digits, 1, np.random.default_rng(5), workers=2)
+    except KeyboardInterrupt:  # a worker's, passed on to the parent (which would end the test session)
+        pytest.fail("a rendering worker was interrupted and passed the interrupt on")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(two.images, render_pen_digits(digits, 1, np.random.default_rng(5)).images)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_rendering_needs_a_generator_for_copies(few):
     with pytest.raises(ValueError, match="rng"):
         render_pen_digits(few, 2)

@@ -24,6 +24,7 @@ copy is the digit as drawn.
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -144,12 +145,21 @@ def render_pen_digits(pen: PenDigits, copies: int = 0, rng: np.random.Generator 
         repeat = copies
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers > 1 and len(jobs) > 500:
-        with ProcessPoolExecutor(workers) as pool:
+        pool = ProcessPoolExecutor(workers, initializer=_leave_interrupts_to_the_parent)
+        try:
             images = list(pool.map(_render, jobs, chunksize=256))
+        finally:  # on Ctrl-C, drop the jobs not started instead of rendering them all first
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         images = [_render(job) for job in jobs]
     images = np.stack(images) if images else np.zeros((0, 28, 28), np.uint8)
     return PenImages(images, np.repeat(pen.labels, repeat), np.repeat(pen.writers, repeat))
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    # Ctrl-C reaches every process of the terminal's group: each worker printed a traceback of its
+    # own before the command's one line; the parent stops the pool instead
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _render(job: tuple[Sequence[np.ndarray], float]) -> np.ndarray:
