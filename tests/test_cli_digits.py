@@ -154,6 +154,21 @@ def test_bad_pen_arguments_give_one_line_errors(argv, words, capsys, mnist):
     assert err.startswith("chainrule train: error:") and words in err and "\n" not in err
 
 
+def test_a_pen_file_without_the_held_out_writers_is_named_not_split_into_nothing(mnist, ujipen, tmp_path, capsys):
+    """A UJI file of writers 1-24 only: "min() arg is an empty sequence" after rendering."""
+    import json
+
+    from chainrule.datasets import find_pen_file
+
+    data = json.loads(find_pen_file("ujipen").read_text())
+    data["rawData"] = {digit: samples[:48] for digit, samples in data["rawData"].items()}  # sample i: writer i // 2 + 1
+    (tmp_path / "ujipen").mkdir()
+    (tmp_path / "ujipen" / find_pen_file("ujipen").name).write_text(json.dumps(data))
+    assert main(["train", *TINY, "--pen", "ujipen", "--pen-data", str(tmp_path), "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the ujipen file has no digits of its held out writers (held out: 33, 34" in err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--lr", "nan"], "--lr must be a finite number"),
     (["train", "--lr", "0"], "--lr must be positive"),

@@ -312,6 +312,10 @@ def _pen_digits(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict]
             writers = datasets.HELD_OUT_WRITERS[name]
             held_out[name] = render_pen_digits(select_writers(pen, writers), workers=2)
             pen = select_writers(pen, writers, keep=False)
+            for digits, role in ((held_out[name].labels, "held out"), (pen.labels, "training")):
+                if len(digits) == 0:  # another file than the collection's: the split would be silently empty
+                    raise ValueError(f"the {name} file has no digits of its {role} writers (held out: "
+                                     f"{', '.join(map(str, writers))}); give the whole collection, or --val-size 0")
         rendered = render_pen_digits(pen, k, rng, workers=2)
         images.append(rendered.images)
         labels.append(rendered.labels.astype(np.intp))
