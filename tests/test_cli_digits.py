@@ -235,3 +235,12 @@ def test_predict_refuses_huge_images_before_decoding_in_one_line(width, height, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("chainrule predict: error:") and "bomb.png" in err and "pixels" in err
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_predict_names_the_image_whose_values_are_not_finite(tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.full((28, 28), np.nan, np.float32), mode="F").save(tmp_path / "nan.tiff")
+    assert main(["predict", str(tmp_path / "nan.tiff")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"chainrule predict: error: {tmp_path / 'nan.tiff'}: gray contains NaN") and err.count("\n") == 1

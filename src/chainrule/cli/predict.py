@@ -74,7 +74,10 @@ def read_digit(path: Path) -> np.ndarray:
                          "crop or shrink it to the digit") from None
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path} is not a readable PNG/JPEG image ({err})") from None
-    digit = digit_from_image(gray)
+    try:
+        digit = digit_from_image(gray)
+    except ValueError as err:  # a float TIFF of NaN: name the file among the several given
+        raise ValueError(f"{path}: {err}") from None
     if not digit.any():
         raise ValueError(f"no ink found in {path}: it is blank or of one colour, not a drawn digit")
     return digit
