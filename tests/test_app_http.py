@@ -147,12 +147,21 @@ def test_several_clients_at_once(client, drawn):
     (["--port", "70000"], "--port"),
     (["--model", "/nonexistent/model.npz"], "no model file"),
     (["--adapt-steps", "0"], "--adapt-steps"),
+    (["--data-dir", __file__], "is a file: give a folder for the corrections"),  # the first correction failed
 ])
 def test_draw_command_reports_bad_arguments_in_one_line(argv, message):
     run = subprocess.run([sys.executable, "-m", "chainrule", "draw", "--no-browser", *argv],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.startswith("chainrule draw: error:") and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_draw_takes_the_empty_host_as_every_address_as_uvicorn_does():
+    """--host "" (listed as every address) failed the free-port probe: "cannot listen on :0"."""
+    from chainrule.cli.draw import WILDCARDS, _check_free
+
+    assert "" in WILDCARDS
+    _check_free("", 0)  # binds the probe only: no server starts
 
 
 def test_no_other_model_is_taken_while_an_adaptation_runs(client, drawn, monkeypatch):

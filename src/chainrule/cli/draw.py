@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import socket
+import sys
 import threading
 import time
+import warnings
 import webbrowser
 from pathlib import Path
 
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must lie in 0..65535, got {args.port}")
     if args.adapt_steps < 1:
         raise ValueError(f"--adapt-steps must be positive, got {args.adapt_steps}")
+    if args.data_dir is not None and args.data_dir.exists() and not args.data_dir.is_dir():
+        raise ValueError(f"--data-dir {args.data_dir} is a file: give a folder for the corrections")
     try:
         import uvicorn
 
@@ -56,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{err}: the bundled model is missing; train one with `chainrule train "
                                 "--out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
+    # one line for a skipped file in the corrections folder, as train's, not Python's file:line and source line
+    warnings.showwarning = lambda message, *_: print(f"chainrule draw: warning: {message}", file=sys.stderr)
     server = uvicorn.Server(server_config(app, args.host, args.port, log_level="warning"))
     threading.Thread(target=_announce, args=(server, args, access), daemon=True).start()
     server.run()
@@ -82,7 +88,8 @@ def _check_free(host: str, port: int) -> None:
     probe binds as uvicorn does, with SO_REUSEADDR: without it a port whose last connection is in
     TIME_WAIT looks taken for a minute after the previous server stopped."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # "" (every address, as uvicorn reads it) is None here, which AI_PASSIVE makes the wildcard
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(infos[0][4])
