@@ -258,3 +258,14 @@ def test_a_diverging_run_says_so_on_one_line_without_numpys_warnings_first(optim
                           "--out", str(tmp_path / "m.npz")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stderr.startswith("chainrule train: error: the loss became"), run.stderr
     assert run.stderr.count("\n") == 1 and "lower the learning rate" in run.stderr
+
+
+def test_a_summed_loss_at_a_mean_losss_learning_rate_is_warned_of_in_one_line(mnist, tmp_path, capsys):
+    """squared_error at the default --lr trained to chance (90% error) without a word."""
+    argv = ["train", *TINY, "--loss", "squared_error", "--output", "sigmoid", "--out", str(tmp_path / "m.npz")]
+    assert status_of(argv) == 0
+    warning = capsys.readouterr().err
+    assert warning.startswith("chainrule train: warning: --loss squared_error sums over the 128 samples of a batch")
+    assert warning.count("\n") == 1 and "try --lr 0.00078 or --loss mean_squared_error" in warning
+    assert status_of([*argv, "--lr", "0.00078"]) == 0 and capsys.readouterr().err == ""
+    assert status_of(["train", *TINY, "--out", str(tmp_path / "c.npz")]) == 0 and capsys.readouterr().err == ""

@@ -76,7 +76,8 @@ def add_parser(sub) -> None:
     arch.add_argument("--output", choices=CLASSIFIER_OUTPUTS, default="softmax",
                       help="output activation, read as class probabilities (default softmax)")
     arch.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
-                      help="default: cross_entropy (needs --output softmax; binary_cross_entropy needs sigmoid)")
+                      help="default: cross_entropy (needs --output softmax; binary_cross_entropy needs sigmoid); "
+                           "squared_error and half_squared_error sum over the batch: divide --lr by its size")
     arch.add_argument("--init", choices=sorted(INITIALIZERS), default=None,
                       help="weight initialiser (default: he_normal for relu, glorot_uniform otherwise)")
     arch.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer (default 0)")
@@ -419,3 +420,8 @@ def _check_options(args: argparse.Namespace) -> None:
                              f"got {len(args.pen_copies)}")
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError(f"--epochs and --batch-size must be positive, got {args.epochs} and {args.batch_size}")
+    if not LOSSES[args.loss].mean and args.lr * args.batch_size > 1:
+        # the course texts' C sums over the samples: its steps grow with the batch where a mean's do not
+        print(f"chainrule train: warning: --loss {args.loss} sums over the {args.batch_size} samples of a batch, so "
+              f"--lr {args.lr:g} takes steps {args.batch_size} times a mean loss's and such runs stall or diverge; "
+              f"try --lr {0.1 / args.batch_size:.2g} or --loss mean_squared_error", file=sys.stderr)
