@@ -8,7 +8,6 @@ IDLE_SECONDS (the page asks every 0.4 s while it is open)."""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -239,8 +238,10 @@ class TrainingSession:
         with np.errstate(over="ignore", invalid="ignore"):  # the overflow is named below, not warned of
             val_loss, val_accuracy = float(net.loss_value(Xv, Yv)), accuracy(net, Xv, Yv)
         norms = window["norms"] / window["steps"]  # the mean over the steps since the last report
-        check_finite(val_loss if np.isfinite(norms).all() else math.inf, lr,
-                     f"on the validation digits at step {self.step}")
+        check_finite(val_loss, lr, f"on the validation digits at step {self.step}")
+        if not np.isfinite(norms).all():
+            raise DivergedError(f"the gradients became infinite by step {self.step} with learning rate {lr:g}: "
+                                f"lower the learning rate (for example to {lr / 10:g})")
         self.reports.append({
             "step": self.step,
             "seconds": round(seconds, 2),

@@ -170,8 +170,8 @@ def _check_writable(out: Path) -> None:
     check_output_folder(out.parent, f"--out {out}")
 
 
-# what --resume may change: where the data lies, the time allowed, how progress is shown
-RESUME_MAY_CHANGE = {"resume", "no_progress", "time_budget", "data", "pen_data", "extra_data"}
+# what --resume may change: where the data lies, the time allowed, how progress is shown, how --out is spelt
+RESUME_MAY_CHANGE = {"resume", "no_progress", "time_budget", "data", "pen_data", "extra_data", "out"}
 
 
 def _options(args: argparse.Namespace) -> dict:
