@@ -341,6 +341,49 @@ def test_websockets_and_kept_alive_connections_outlive_the_request_deadline(quic
         assert json.loads(ws.recv(timeout=10))["id"] == 1
 
 
+def test_one_device_holds_at_most_its_share_of_the_connections(digit_model, tmp_path):
+    """A device on the LAN holding all 64 connections, even idle, made the server answer 503 to
+    everyone. The connections are made by hand (no traffic leaves this process): uvicorn's protocol
+    reads the peer from the transport."""
+    import asyncio
+
+    from uvicorn.server import ServerState
+
+    from chainrule.app import serving
+
+    class Transport:
+        def __init__(self, peer):
+            self.peer, self.closed = peer, False
+
+        def get_extra_info(self, name, default=None):
+            return {"peername": self.peer, "sockname": ("192.0.2.1", 8000)}.get(name, default)
+
+        def close(self):
+            self.closed = True
+
+        def is_closing(self):
+            return self.closed
+
+    config = serving.server_config(create_app(net=digit_model, data_dir=tmp_path), "0.0.0.0", 0)
+    state, loop, opened = ServerState(), asyncio.new_event_loop(), []
+
+    def connect_from(address: str) -> bool:
+        protocol, transport = serving.DeadlineProtocol(config, state, {}, _loop=loop), Transport((address, 40000))
+        protocol.connection_made(transport)
+        opened.append(protocol)
+        return not transport.closed
+
+    try:
+        n = serving.MAX_PER_DEVICE
+        assert [connect_from("192.0.2.7") for _ in range(n + 2)] == [True] * n + [False, False]
+        assert connect_from("192.0.2.8") and connect_from("2001:db8::8")  # other devices still come in
+        assert all(connect_from("127.0.0.1") for _ in range(n + 2))  # this machine is not one device
+    finally:
+        for protocol in opened:
+            protocol.connection_lost(None)
+        loop.close()
+
+
 def test_draw_serves_with_the_limits(monkeypatch, tmp_path, digit_model):
     import argparse
 

@@ -5,6 +5,7 @@ through ``server_config``, so that what is tested is what runs."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 import h11
 import uvicorn
@@ -13,19 +14,37 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 REQUEST_SECONDS = 20  # to send a whole request; requests.read_body answers 408 at BODY_SECONDS before that
 MAX_CONNECTIONS = 64  # open at once, WebSockets included; beyond, uvicorn answers 503 (a page uses a few)
+MAX_PER_DEVICE = 24  # open at once from one address other than this machine's: a page uses up to 7
 
 
 class DeadlineProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose client has not sent its whole request
     REQUEST_SECONDS after the connection opened or after its last answer. uvicorn's keep-alive timer
     stops at the first byte, so a client sending half a request head or body was held for ever (its
-    head is bounded by h11 to 16 KiB, its unread body by uvicorn to about 64 KiB)."""
+    head is bounded by h11 to 16 KiB, its unread body by uvicorn to about 64 KiB). A connection from
+    another device that already holds MAX_PER_DEVICE is closed at once."""
 
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self._crowding():
+            transport.close()
+            return
         self._arm()
+
+    def _crowding(self) -> bool:
+        """True if this connection's device (LAN mode) already holds MAX_PER_DEVICE of the server's
+        connections, WebSockets included: one device holding all MAX_CONNECTIONS, even idle, made
+        the server answer 503 to everyone. This machine's own clients are not counted per device."""
+        host = self.client[0] if self.client else None
+        try:
+            if host is None or ipaddress.ip_address(host.split("%")[0]).is_loopback:
+                return False
+        except ValueError:  # not an IP address: no device to count
+            return False
+        return sum(getattr(other, "client", None) is not None and other.client[0] == host
+                   for other in self.connections) > MAX_PER_DEVICE
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
