@@ -181,6 +181,16 @@ def test_a_read_only_output_folder_is_named_not_a_temporary_file(no_data, tmp_pa
     assert f"cannot write --out {folder}: Permission denied" in err
 
 
+def test_train_refuses_an_out_linked_to_what_is_no_file_before_the_work(no_data, tmp_path, capsys):
+    """A link to /dev/null passed the early check; the first epoch was lost before the save refused it."""
+    import os
+
+    link = tmp_path / "L.npz"
+    os.symlink("/dev/null", link)
+    assert status_of(["train", *TINY, "--out", str(link)]) == 2
+    assert f"--out {link} names /dev/null, which is not an ordinary file" in one_error_line(capsys, "train")
+
+
 def test_mistakes_are_bounded_before_any_work(no_data, tmp_path, capsys):
     assert status_of(["eval", "--mistakes", "100000", "--out", str(tmp_path)]) == 2
     assert f"--mistakes must lie in [0, {MAX_MISTAKES}], got 100000" in one_error_line(capsys, "eval")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -167,7 +168,10 @@ def _check_writable(out: Path) -> None:
     """Fail now, not after the first epoch, when --out cannot be written (naming the user's path)."""
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: give a file name, such as {out / 'model.npz'}")
-    check_output_folder(out.parent, f"--out {out}")
+    target = Path(os.path.realpath(out))  # what the save writes: through a link, the file it names
+    if target.exists() and not target.is_file():
+        raise ValueError(f"--out {out} names {target}, which is not an ordinary file: give a file name")
+    check_output_folder(target.parent, f"--out {out}")
 
 
 # what --resume may change: where the data lies, the time allowed, how progress is shown, how --out is spelt
