@@ -190,6 +190,21 @@ def test_a_run_that_overflows_on_the_validation_digits_ends_as_diverged_and_its_
     assert client.get("/api/info").json()["layers"] == drawing_with
 
 
+def test_a_run_whose_gradients_overflow_ends_as_diverged_and_says_so(client, monkeypatch):
+    """Infinite gradient norms made the report's JSON impossible, like a NaN validation loss."""
+    from chainrule.app import training_session as session
+
+    monkeypatch.setattr(session.inspection, "gradient_norms", lambda grads: np.inf)
+    client.post("/api/train/start", json={"width": 16, "steps": 100, "report_every": 50})
+    deadline = time.monotonic() + 60
+    while (status := client.get("/api/train/status")).json()["state"] in ("loading", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status = strict_json(status.text)
+    assert status["state"] == "error" and status["reports"] == []
+    assert status["message"].startswith("the gradients' norm became inf by step 50 with learning rate 0.01")
+
+
 def test_a_run_of_hours_is_refused_with_the_limit_named(client):
     """width 1024, depth 10, batch 1024, 200,000 steps: about 62 hours here."""
     for settings in ({"width": 1024, "depth": 10, "batch_size": 1024, "steps": 200_000},

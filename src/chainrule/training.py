@@ -88,10 +88,11 @@ def flatten(grads: Gradients) -> list[np.ndarray]:
     return [g for pair in grads for g in pair]
 
 
-def check_finite(loss: float, lr: float, where: str = "") -> None:
-    """DivergedError, with the hint to lower the learning rate, unless the loss is finite."""
+def check_finite(loss: float, lr: float, where: str = "", what: str = "the loss") -> None:
+    """DivergedError, with the hint to lower the learning rate, unless the loss (or ``what`` the
+    number ``loss`` is) is finite."""
     if not math.isfinite(loss):
-        raise DivergedError(f"the loss became {loss}{' ' + where if where else ''} with learning rate {lr:g}: "
+        raise DivergedError(f"{what} became {loss}{' ' + where if where else ''} with learning rate {lr:g}: "
                             f"lower the learning rate (for example to {lr / 10:g})")
 
 

@@ -239,9 +239,7 @@ class TrainingSession:
             val_loss, val_accuracy = float(net.loss_value(Xv, Yv)), accuracy(net, Xv, Yv)
         norms = window["norms"] / window["steps"]  # the mean over the steps since the last report
         check_finite(val_loss, lr, f"on the validation digits at step {self.step}")
-        if not np.isfinite(norms).all():
-            raise DivergedError(f"the gradients became infinite by step {self.step} with learning rate {lr:g}: "
-                                f"lower the learning rate (for example to {lr / 10:g})")
+        check_finite(float(norms.sum()), lr, f"by step {self.step}", what="the gradients' norm")
         self.reports.append({
             "step": self.step,
             "seconds": round(seconds, 2),
