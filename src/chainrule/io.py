@@ -29,7 +29,7 @@ def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> Non
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers
     see either the old file or the complete new one, never a partial write. The file gets ``mode``
     (0o600 for private data, say), by default the permissions of an ordinary write (0o666 & ~umask)."""
-    path = Path(os.path.realpath(path))  # through a symbolic link to the file it names, not over the link
+    path = save_target(path)
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not an ordinary file: refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +45,12 @@ def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> Non
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_target(path: str | os.PathLike) -> Path:
+    """The file ``atomic_write(path, ...)`` replaces: through a symbolic link, the file it names, not
+    the link."""
+    return Path(os.path.realpath(path))
 
 
 def remove_stale_temporaries(directory: str | os.PathLike, older_than: float = 600.0) -> list[Path]:

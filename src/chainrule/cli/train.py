@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -168,7 +167,9 @@ def _check_writable(out: Path) -> None:
     """Fail now, not after the first epoch, when --out cannot be written (naming the user's path)."""
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: give a file name, such as {out / 'model.npz'}")
-    target = Path(os.path.realpath(out))  # what the save writes: through a link, the file it names
+    from ..io import save_target
+
+    target = save_target(out)
     if target.exists() and not target.is_file():
         raise ValueError(f"--out {out} names {target}, which is not an ordinary file: give a file name")
     check_output_folder(target.parent, f"--out {out}")
