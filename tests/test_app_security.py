@@ -516,3 +516,6 @@ def test_the_server_tidies_killed_writes_and_adapts_past_a_foreign_file(digit_mo
         while (state := client.get("/api/info").json()["adapt"])["state"] == "running" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert state["state"] == "done", state
+        # the page shows this line: it counts what was learnt from, and says why the folder's count is larger
+        assert state["message"].startswith("adapted to 1 correction in "), state
+        assert state["message"].endswith("; 1 file in the folder skipped: not a saved drawing"), state

@@ -113,14 +113,18 @@ class Recognizer:
 
     def _adapt(self) -> None:
         try:
+            listed = self._listed_corrections()
             images, labels = corrections.load_samples(self.data_dir)
             mnist = load_mnist(download=False)
             started = time.perf_counter()
             self.net = corrections.adapt(self.original, images, labels, mnist.train_images, mnist.train_labels,
                                          steps=self.adapt_steps)
             seconds = time.perf_counter() - started
-            self.adapt_status = {"state": "done", "adapted": True,
-                                 "message": f"adapted to {len(images)} corrections in {seconds:.0f} s"}
+            message = f"adapted to {_count(len(images), 'correction')} in {seconds:.0f} s"
+            skipped = listed - len(images)  # load_samples warned of each in the server's log
+            if skipped > 0:
+                message += f"; {_count(skipped, 'file')} in the folder skipped: not a saved drawing"
+            self.adapt_status = {"state": "done", "adapted": True, "message": message}
         except (ValueError, FileNotFoundError, OSError, FloatingPointError) as err:
             self.adapt_status = {**self.adapt_status, "state": "error", "message": str(err)}
         finally:
@@ -143,3 +147,8 @@ class Recognizer:
         finally:
             self._adapt_lock.release()
         return status
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 correction', '2 corrections'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
