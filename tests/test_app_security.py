@@ -505,7 +505,7 @@ def test_the_server_tidies_killed_writes_and_adapts_past_a_foreign_file(digit_mo
     from chainrule import corrections
 
     corrections.save_sample(data_dir, np.full((28, 28), 200, np.uint8), 1)
-    stale = data_dir / ".123-4-abcd.npz.q1w2e3.tmp"
+    stale = data_dir / ".123-4-abcd.npz.q1w2e3r4.tmp"
     stale.write_bytes(b"half")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
     (data_dir / "holiday-photos.npz").write_bytes(b"PK not really")

@@ -78,13 +78,30 @@ def test_stale_temporary_files_are_removed_at_start_and_fresh_ones_kept(tmp_path
     import time
 
     kept = corrections.save_sample(tmp_path, image(1), 1)
-    stale, fresh = tmp_path / ".1-2-ab.npz.x1y2.tmp", tmp_path / ".1-3-cd.npz.z3w4.tmp"
-    for tmp in (stale, fresh):
+    stale, fresh = tmp_path / ".1-2-ab.npz.x1y2_k9q.tmp", tmp_path / ".1-3-cd.npz.z3w4abcd.tmp"
+    # hidden .tmp files of someone else's (the folder may be one the user chose with --data-dir)
+    foreign = [tmp_path / ".my-notes.tmp", tmp_path / ".draft.v2.tmp", tmp_path / ".report.2026-11.tmp"]
+    for tmp in (stale, fresh, *foreign):
         tmp.write_bytes(b"half a file")
     eleven_minutes_ago = time.time() - 660
-    os.utime(stale, (eleven_minutes_ago, eleven_minutes_ago))
+    for tmp in (stale, *foreign):
+        os.utime(tmp, (eleven_minutes_ago, eleven_minutes_ago))
     corrections.tidy(tmp_path)
     assert not stale.exists() and fresh.exists() and kept.exists()
+    assert all(tmp.exists() for tmp in foreign)
+
+
+def test_the_temporaries_tidied_are_the_ones_atomic_write_names(tmp_path):
+    """The pattern tidy removes matches the names atomic_write's mkstemp gives its temporaries."""
+    import os
+    import tempfile
+
+    from chainrule.io import _TEMPORARY_NAME, TEMPORARY_SUFFIX
+
+    for _ in range(200):
+        fd, name = tempfile.mkstemp(dir=tmp_path, prefix=".1-2-ab.npz.", suffix=TEMPORARY_SUFFIX)
+        os.close(fd)
+        assert _TEMPORARY_NAME.fullmatch(os.path.basename(name)), name
 
 
 @pytest.mark.parametrize("img, label, message", [

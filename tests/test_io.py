@@ -231,3 +231,28 @@ def test_model_files_built_to_exhaust_the_reader_are_refused_before_it_tries(tmp
             chainrule.load(paths[name])
     monkeypatch.undo()
     assert chainrule.load(paths["zeros"]).dense[0].W.shape == (2, 3)  # within the real limit: the model loads
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda net: setattr(net, "metadata", "epoch 5"), "metadata must be a dict"),
+    (lambda net: setattr(net, "metadata", [1, 2]), "metadata must be a dict"),
+    (lambda net: net.dense[1].W.__setitem__((0, 0), np.nan), "dense layer 1 holds NaN or infinite weights"),
+    (lambda net: net.dense[0].b.__setitem__(0, np.inf), "dense layer 0 holds NaN or infinite weights"),
+], ids=["metadata-str", "metadata-list", "nan-weight", "inf-bias"])
+def test_save_refuses_what_load_would_refuse_and_keeps_the_good_file(tmp_path, spoil, message):
+    """A save that load would reject replaced a good model file with an unreadable one."""
+    net = chainrule.mlp([3, 4, 2])
+    path = tmp_path / "m.npz"
+    net.save(path)
+    before = path.read_bytes()
+    spoil(net)
+    with pytest.raises(ValueError, match=message):
+        net.save(path)
+    assert path.read_bytes() == before and chainrule.load(path).n_outputs == 2
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_save_refuses_metadata_that_is_not_a_dict(tmp_path):
+    with pytest.raises(ValueError, match="metadata must be a dict"):
+        chainrule.mlp([3, 2]).save(tmp_path / "m.npz", metadata="epoch 5")
+    assert not (tmp_path / "m.npz").exists()

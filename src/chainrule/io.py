@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 import zipfile
@@ -53,6 +54,10 @@ def save_target(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(path))
 
 
+# atomic_write's temporaries: "." + the target's name + "." + mkstemp's 8 random characters + ".tmp"
+_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
+
+
 def remove_stale_temporaries(directory: str | os.PathLike, older_than: float = 600.0) -> list[Path]:
     """Delete the temporary files that ``atomic_write`` left in ``directory`` when its process was
     killed mid-write, if older than ``older_than`` seconds (a younger one may belong to a process
@@ -60,6 +65,8 @@ def remove_stale_temporaries(directory: str | os.PathLike, older_than: float = 6
     removed = []
     now = time.time()
     for tmp in Path(directory).glob(f".*{TEMPORARY_SUFFIX}"):
+        if not _TEMPORARY_NAME.fullmatch(tmp.name):  # a hidden .tmp file of someone else's
+            continue
         try:
             if tmp.is_file() and now - tmp.stat().st_mtime > older_than:
                 tmp.unlink()
@@ -83,8 +90,13 @@ _UMASK = _read_umask()
 def save(net, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write the Network ``net`` (and optional JSON-ready ``metadata``) to ``path``."""
     meta = {"format": FORMAT, "version": VERSION, **net.config(), "metadata": metadata or net.metadata}
+    # what read() would refuse is refused here, before the write replaces a good file with it
+    if not isinstance(meta["metadata"], dict):
+        raise ValueError(f"metadata must be a dict (a JSON object), got {type(meta['metadata']).__name__}")
     arrays = {}
     for k, layer in enumerate(net.dense):
+        if not (np.isfinite(layer.W).all() and np.isfinite(layer.b).all()):
+            raise ValueError(f"not saving {path}: dense layer {k} holds NaN or infinite weights")
         arrays[f"W{k}"] = layer.W
         arrays[f"b{k}"] = layer.b
     atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
