@@ -62,6 +62,27 @@ def test_a_benchmark_out_of_memory_is_one_line():
     assert done.stderr.count("\n") == 1, done.stderr
 
 
+def test_sigterm_mid_write_is_one_line_and_leaves_the_old_file(tmp_path):
+    """kill or timeout (SIGTERM) ended the process mid-write: the hidden temporary stayed behind."""
+    out = tmp_path / "result.csv"
+    out.write_text("old\n")
+    script = f"""
+import os, signal, time
+from chainrule.cli import run_reporting_errors
+from chainrule.io import atomic_write
+
+def write(f):
+    f.write(b"half a new file")
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+
+raise SystemExit(run_reporting_errors("chainrule experiment", lambda: atomic_write({str(out)!r}, write)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (143, "chainrule experiment: terminated\n")
+    assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["result.csv"]
+
+
 @pytest.mark.parametrize("argv", [
     ["train", *TINY],
     ["experiment", "noise", "--quick"],

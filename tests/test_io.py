@@ -256,3 +256,16 @@ def test_save_refuses_metadata_that_is_not_a_dict(tmp_path):
     with pytest.raises(ValueError, match="metadata must be a dict"):
         chainrule.mlp([3, 2]).save(tmp_path / "m.npz", metadata="epoch 5")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_atomic_write_through_a_dangling_link_creates_no_folder_outside(tmp_path):
+    """A link to a path whose folder is missing made the write create that folder, anywhere."""
+    link = tmp_path / "out" / "result.csv"
+    link.parent.mkdir()
+    elsewhere = tmp_path / "elsewhere" / "deeper" / "file.csv"
+    link.symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="result.csv is a link to .*file.csv, whose folder does not exist"):
+        atomic_write(link, lambda f: f.write(b"x"))
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
+    atomic_write(tmp_path / "new" / "folder" / "plain.csv", lambda f: f.write(b"x"))  # the folder asked for is made
+    assert (tmp_path / "new" / "folder" / "plain.csv").read_bytes() == b"x"

@@ -30,10 +30,12 @@ def atomic_write(path: str | os.PathLike, write, mode: int | None = None) -> Non
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers
     see either the old file or the complete new one, never a partial write. The file gets ``mode``
     (0o600 for private data, say), by default the permissions of an ordinary write (0o666 & ~umask)."""
-    path = save_target(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # the folder asked for, not a link's target's
+    given, path = Path(path), save_target(path)
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not an ordinary file: refusing to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise ValueError(f"{given} is a link to {path}, whose folder does not exist: refusing to create it")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK if mode is None else mode)  # mkstemp makes 0600

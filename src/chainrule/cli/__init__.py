@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, NoReturn
 
@@ -53,10 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     return run_reporting_errors(f"chainrule {args.verb}", lambda: args.run(args))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``), raised as Ctrl-C is, so that a write in progress removes its
+    temporary file and leaves the old file in place instead of dying mid-write."""
+
+
+def _raise_terminated(signum: int, frame) -> None:
+    raise Terminated
+
+
 def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
     """``run()``'s exit status, or 2 with the one-line message ``prog: error: ...`` for an error a user
-    can fix (a wrong value, a missing or corrupt file, a diverging run); 130 on Ctrl-C. The
-    benchmark scripts end through it too."""
+    can fix (a wrong value, a missing or corrupt file, a diverging run); 130 on Ctrl-C, 143 on
+    SIGTERM. The benchmark scripts end through it too."""
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
     try:
         return int(run() or 0)
     except BrokenPipeError:  # the reader went away (e.g. `chainrule eval | head`): not an error
@@ -68,9 +81,15 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
     except MemoryError as err:  # a network or batch too large for this machine, e.g. --hidden 100000000
         print(f"{prog}: error: not enough memory: {err or 'an allocation failed'}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def positive_int(text: str) -> int:
