@@ -151,6 +151,52 @@ def test_fit_rejects_bad_arguments(kwargs, match):
         chainrule.fit(classifier(), X, y, progress=False, **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"optimizer": chainrule.SGD(0.1), "lr": 0.5}, ValueError, "lr would be ignored: the optimizer SGD given holds"),
+    ({"optimizer": chainrule.Adam(), "weight_decay": 0.1, "momentum": 0.9}, ValueError,
+     "momentum, weight_decay would be ignored"),
+    ({"optimizer": "adam", "momentum": 0.9}, ValueError, "momentum=0.9 is for sgd, momentum and nesterov"),
+    ({"optimizer": chainrule.Adam}, TypeError, "got the class Adam"),
+    ({"validation_data": (np.zeros((3, 2)),)}, ValueError, r"validation_data must be a pair \(X_val, Y_val\)"),
+    ({"callback": 5}, TypeError, "callback must be a function"),
+    ({"augment": "affine"}, TypeError, "augment must be a function"),
+    ({"keep_best": True}, ValueError, "keep_best needs validation_data"),
+    ({"augment": lambda batch, rng: batch[:1]}, ValueError, r"augment must return a batch of the shape it is given"),
+], ids=["lr-with-object", "two-with-object", "adam-momentum", "class", "validation-single", "callback", "augment",
+        "keep-best-alone", "augment-rows"])
+def test_fit_refuses_arguments_it_would_ignore_or_misuse(kwargs, error, match):
+    """Each was accepted: ignored without a word (lr with an optimizer object, momentum with Adam,
+    keep_best without validation), paired images with the wrong labels (an augment dropping rows),
+    or failed late with an AttributeError or IndexError."""
+    X, y = blobs(20)
+    net = classifier()
+    before = [p.copy() for p in net.params()]
+    with pytest.raises(error, match=match):
+        chainrule.fit(net, X, y, epochs=2, batch_size=8, progress=False, **kwargs)
+    if "augment" not in kwargs:  # refused before any step
+        assert all(np.array_equal(p, q) for p, q in zip(net.params(), before))
+
+
+def test_keep_best_restores_the_best_epoch_when_a_later_one_diverges():
+    """The divergence propagated past the restore: the run's best parameters were lost."""
+    X, y = blobs()
+    Xv, yv = blobs(60, seed=1)
+    net = chainrule.mlp([2, 8, 3], hidden="relu", output="softmax", loss="cross_entropy", seed=0)
+    optimizer = chainrule.SGD(0.5)
+    snapshots = {}
+
+    def blow_up_after_three(epoch, history, net):
+        snapshots[epoch] = [p.copy() for p in net.params()]
+        if epoch == 3:
+            optimizer.lr = 1e200
+
+    with np.errstate(all="ignore"), pytest.raises(DivergedError, match=r"the parameters of epoch [123], the best on"):
+        chainrule.fit(net, X, y, epochs=10, batch_size=8, optimizer=optimizer, validation_data=(Xv, yv),
+                      keep_best=True, callback=blow_up_after_three, progress=False)
+    assert all(np.isfinite(p).all() for p in net.params())
+    assert any(all(np.array_equal(p, q) for p, q in zip(net.params(), snapshots[e])) for e in (1, 2, 3))
+
+
 @pytest.mark.parametrize("optimizer", [
     dict(optimizer="sgd"), dict(optimizer="momentum", momentum=0.9),
     dict(optimizer="nesterov", momentum=0.9, weight_decay=1e-2), dict(optimizer="adam"),

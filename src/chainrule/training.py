@@ -121,7 +121,8 @@ Step = Callable[..., tuple[float, np.ndarray]]
 
 
 def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_size: int = 32,
-        optimizer: Optimizer | str = "sgd", lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0,
+        optimizer: Optimizer | str = "sgd", lr: float | None = None, momentum: float | None = None,
+        weight_decay: float | None = None,
         schedule: str = "constant", validation_data: tuple[np.ndarray, np.ndarray] | None = None,
         time_budget: float | None = None, augment: Augment | None = None, keep_best: bool = False,
         seed: int | None = 0, progress: bool = True,
@@ -129,15 +130,18 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
         history: History | None = None, step: Step = train_step) -> History:
     """Train ``net`` in place by minibatch gradient descent and return its History.
 
-    ``optimizer`` is an Optimizer or one of "sgd", "momentum", "nesterov", "adam" (built with ``lr``,
-    ``momentum``, ``weight_decay``). ``augment(batch, rng)`` transforms each training batch.
+    ``optimizer`` is an Optimizer (which holds its own rate) or one of "sgd", "momentum", "nesterov",
+    "adam", built with ``lr`` (default 0.1), ``momentum`` (not for Adam) and ``weight_decay``.
+    ``augment(batch, rng)`` transforms each training batch.
     ``time_budget`` (seconds) sets the schedule's length and stops training when spent.
-    ``keep_best`` restores the parameters of the epoch with the best validation loss at the end.
+    ``keep_best`` restores the parameters of the epoch with the best validation loss at the end, or
+    when the loss diverges after that epoch.
     ``callback(epoch, history, net)`` runs after each epoch; returning True stops training.
     ``step`` takes each step (``train_step``, or ``chainrule.fused.train_step``, the same steps).
     Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
     X, Y, validation, optimizer = _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum,
-                                           weight_decay, schedule, time_budget, start_epoch)
+                                           weight_decay, schedule, time_budget, start_epoch, augment, callback,
+                                           keep_best)
     history = history or History()
     rng = np.random.default_rng(seed)
     batch_size = min(batch_size, len(X))
@@ -152,7 +156,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
             t0 = time.perf_counter()
             loss_sum = hits = seen = 0
             for idx in minibatches(len(X), batch_size, rng):
-                xb, yb = (X[idx] if augment is None else augment(X[idx], rng)), Y[idx]
+                xb, yb = (X[idx] if augment is None else _augmented(augment, X[idx], rng)), Y[idx]
                 if time_budget:
                     spent = (time.perf_counter() - started) / time_budget
                 lr_t = optimizer.lr * schedule_factor(schedule, max(t / total, spent), epochs, epoch)
@@ -173,19 +177,38 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
             if spent >= 1:
                 history.stopped_early = "time budget"
                 break
+    except DivergedError as err:
+        if best.saved is None:
+            raise
+        best.restore()  # keep_best: the run's best parameters outlive its divergence
+        raise DivergedError(f"{err}; the parameters of epoch {history.best_epoch}, the best on validation, "
+                            "are restored") from None
     finally:
         bar.close()
     best.restore()
     return history
 
 
+def _augmented(augment: Augment, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``augment(batch, rng)``, which must keep the batch's shape: a row lost or added would pair
+    images with the wrong labels."""
+    out = augment(batch, rng)
+    if np.shape(out) != batch.shape:
+        raise ValueError(f"augment must return a batch of the shape it is given, {batch.shape}, "
+                         f"got {np.shape(out)}")
+    return out
+
+
 def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule,
-             time_budget, start_epoch):
-    """fit's arguments checked once at the boundary: X, Y, the validation pair and the optimiser."""
+             time_budget, start_epoch, augment, callback, keep_best):
+    """fit's arguments checked once at the boundary: X, Y, the validation pair, the optimiser and
+    the functions it calls."""
     X = net.check_inputs(X, nonempty=True)
     Y = net.check_targets(Y, len(X))
     validation = None
     if validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise ValueError(f"validation_data must be a pair (X_val, Y_val), got {_described(validation_data)}")
         Xv = net.check_inputs(validation_data[0], nonempty=True)
         validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
     positive_integer("epochs", epochs)
@@ -195,9 +218,32 @@ def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, mome
     if time_budget is not None and not (is_real(time_budget) and 0 < time_budget < math.inf):
         raise ValueError(f"time_budget must be a positive number of seconds (or None), got {time_budget!r}")
     if isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, lr, momentum, weight_decay)
+        if optimizer == "adam" and momentum:
+            raise ValueError(f"momentum={momentum!r} is for sgd, momentum and nesterov: Adam keeps its own "
+                             "running averages (Adam(lr, beta1, beta2))")
+        optimizer = make_optimizer(optimizer, 0.1 if lr is None else lr, momentum or 0.0, weight_decay or 0.0)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a name (sgd, momentum, nesterov, adam) or an Optimizer such as "
+                        f"SGD(0.1), got {_described(optimizer)}")
+    elif given := [name for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay))
+                   if value is not None]:
+        raise ValueError(f"{', '.join(given)} would be ignored: the optimizer {type(optimizer).__name__} given "
+                         "holds its own; set them when making it")
     schedule_factor(schedule, 0.0, epochs, 0)  # reject an unknown name before any work
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function (batch, rng) -> batch, got {_described(augment)}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function (epoch, history, net) -> bool, got {_described(callback)}")
+    if keep_best and validation is None:
+        raise ValueError("keep_best needs validation_data: the best epoch is the one with the lowest validation loss")
     return X, Y, validation, optimizer
+
+
+def _described(value) -> str:
+    """A short description of an argument for an error message: a class by name, else type and value."""
+    if isinstance(value, type):
+        return f"the class {value.__name__} (call it to make one)"
+    return f"{type(value).__name__} {repr(value)[:40]}"
 
 
 def _record(history: History, net: Network, epoch: int, loss: float, accuracy: float, lr: float, seconds: float,
