@@ -207,6 +207,19 @@ def test_jacobian_rejects_a_wrong_sized_input(classifier):
     ({"sizes": [3, 2], "output": "sigmoid", "loss": "cross_entropy"},
      r"loss 'cross_entropy' needs output activation 'softmax', got 'sigmoid'"),
     ({"sizes": [5, 2], "input_scaling": (0, 1, (2, 2))}, r"input_scaling shape \(2, 2\) does not hold sizes\[0\] = 5"),
+    # each of these was a TypeError from inside NumPy or Python, or accepted
+    ({"sizes": 784, "hidden": 10}, r"sizes must list at least two positive layer sizes, got \[784\]"),
+    ({"sizes": [3, 2.5]}, r"sizes must be a list of whole numbers, such as \[784, 100, 10\], got \[3, 2.5\]"),
+    ({"sizes": [3, 2], "seed": "a"}, r"seed must be a non-negative integer or None, got 'a'"),
+    ({"sizes": [3, 2], "seed": 0.5}, r"seed must be a non-negative integer or None, got 0.5"),
+    ({"sizes": [4, 3], "dropout": 5}, r"dropout rate must lie in \[0, 1\), got 5"),
+    ({"sizes": [4, 3, 3], "dropout": "0.5"}, r"dropout rate must lie in \[0, 1\), got '0.5'"),
+    ({"sizes": [784, 2], "input_scaling": (0, 1 / 255, 784)},
+     r"input.s shape as a tuple of positive integers, such as \(28, 28\), got 784"),
+    ({"sizes": [4, 2], "input_scaling": (np.zeros(4), 1.0, (2, 2))},
+     r"two numbers, a finite offset and a finite nonzero scale \(one for every pixel\), got an array of shape \(4,\)"),
+    ({"sizes": [784, 2], "input_scaling": (0, 1, (-28, -28))}, r"tuple of positive integers.*got \(-28, -28\)"),
+    ({"sizes": [4, 2], "input_scaling": (0, 1)}, r"input_scaling must be a tuple \(offset, scale, input_shape\), got 2"),
 ])
 def test_mlp_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -217,6 +230,28 @@ def test_network_rejects_layers_that_do_not_chain():
     with pytest.raises(ValueError, match=r"do not chain: Dense\(3 -> 4\) is followed by Dense\(5 -> 2\)"):
         chainrule.Network([chainrule.Dense(np.zeros((4, 3)), np.zeros(4)),
                            chainrule.Dense(np.zeros((2, 5)), np.zeros(2))])
+
+
+@pytest.mark.parametrize("layer, match", [
+    ("sigmoid", r"layer 1 is str 'sigmoid', not a layer: give objects such as Dense\(W, b\)"),
+    (chainrule.ActivationLayer, r"layer 1 is the class ActivationLayer, not a layer"),
+])
+def test_network_refuses_what_is_not_a_layer(layer, match):
+    """A Keras habit: accepted, then an AttributeError at the first forward pass."""
+    with pytest.raises(TypeError, match=match):
+        chainrule.Network([chainrule.Dense(np.ones((3, 4)), np.zeros(3)), layer])
+
+
+def test_float_class_labels_are_named_as_the_problem():
+    """Labels read with np.loadtxt are floats: the message blamed the shape, (20,), which was right."""
+    net = chainrule.mlp([4, 5, 3], output="softmax", loss="cross_entropy")
+    X, y = np.zeros((20, 4)), np.arange(20) % 3
+    with pytest.raises(ValueError, match=r"class labels Y must be integers, got dtype float64: use Y.astype\(int\)"):
+        chainrule.fit(net, X, y.astype(float), progress=False)
+    with pytest.raises(ValueError, match=r"class labels Y must be integers, got dtype bool$"):
+        chainrule.accuracy(chainrule.mlp([4, 2], output="softmax", loss="cross_entropy"), X, y == 1)
+    with pytest.raises(ValueError, match=r"must be integers, got dtype float64$"):
+        chainrule.accuracy(net, X, y + 0.5)
 
 
 def test_copy_is_independent():

@@ -22,3 +22,9 @@ def positive_integer(name: str, value) -> int:
     if not (is_integer(value) and value >= 1):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_seed(value) -> None:
+    """A ValueError unless ``value`` is None or an integer >= 0, what np.random.default_rng takes as a seed."""
+    if not (value is None or (is_integer(value) and value >= 0)):
+        raise ValueError(f"seed must be a non-negative integer or None, got {value!r}")

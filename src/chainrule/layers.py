@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation, get_activation
+from .arguments import is_integer, is_real
 
 Grads = tuple[np.ndarray, ...]
 
@@ -133,7 +134,7 @@ class Dropout(Layer):
     at prediction time y = x. dC/dx = dC/dy * mask / (1 - rate)."""
 
     def __init__(self, rate: float) -> None:
-        if not 0 <= rate < 1:
+        if not (is_real(rate) and 0 <= rate < 1):
             raise ValueError(f"dropout rate must lie in [0, 1), got {rate!r}")
         self.rate = float(rate)
 
@@ -168,12 +169,19 @@ class Standardize(Layer):
     as the IDX files hold them. dC/dx = dC/dy * scale, reshaped to the input's shape."""
 
     def __init__(self, offset: float, scale: float, input_shape: tuple[int, ...], dtype=np.float64) -> None:
+        if not (is_real(offset) and is_real(scale) and np.isfinite(offset) and np.isfinite(scale) and scale != 0):
+            raise ValueError(f"Standardize needs two numbers, a finite offset and a finite nonzero scale (one for "
+                             f"every pixel), got {_short(offset)}, {_short(scale)}")
+        if not (isinstance(input_shape, (tuple, list)) and input_shape
+                and all(is_integer(n) and n >= 1 for n in input_shape)):
+            raise ValueError(f"Standardize needs the input's shape as a tuple of positive integers, such as "
+                             f"(28, 28), got {_short(input_shape)}")
         self.offset = float(offset)
         self.scale = float(scale)
-        if not (np.isfinite(self.offset) and np.isfinite(self.scale) and self.scale != 0):
-            raise ValueError(f"Standardize needs a finite offset and a finite nonzero scale, got {offset!r}, {scale!r}")
         self.input_shape = tuple(int(n) for n in input_shape)
         self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"Standardize needs dtype float32 or float64, got {self.dtype}")
 
     @property
     def n_out(self) -> int:
@@ -202,3 +210,10 @@ def standard_scaling(images: np.ndarray) -> tuple[float, float, tuple[int, ...]]
     """(offset, scale, input_shape) of the Standardize layer that maps ``images`` (m, *shape) to
     values of mean 0 and standard deviation 1 over all their pixels: offset = mean, scale = 1 / std."""
     return float(images.mean()), 1.0 / float(images.std()), tuple(images.shape[1:])
+
+
+def _short(value) -> str:
+    """An argument as an error message shows it: an array by its shape, anything else by a short repr."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return f"an array of shape {value.shape}"
+    return repr(value)[:40]

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from . import io
-from .arguments import is_integer
+from .arguments import check_seed, is_integer, is_real
 from .init import default_initializer, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .losses import Loss, get_loss
@@ -40,6 +40,11 @@ class Network:
 
     def __init__(self, layers: Sequence[Layer], loss: str | Loss = "squared_error") -> None:
         self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                what = f"the class {layer.__name__}" if isinstance(layer, type) else f"{type(layer).__name__} {layer!r}"
+                raise TypeError(f"layer {i} is {what}, not a layer: give objects such as Dense(W, b) and "
+                                f"ActivationLayer('relu'), or build the network with chainrule.mlp")
         self.loss = get_loss(loss)
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.metadata: dict = {}  # JSON-ready facts saved with the model: dataset, class names, training options
@@ -242,6 +247,9 @@ class Network:
         """Y as integer labels (m,) for a classifier, or an array (m, n_L) in the network's dtype."""
         Y = np.asarray(Y)
         n = self.n_outputs
+        if Y.ndim == 1 and self.is_classifier and n > 1 and Y.dtype.kind in "fb":
+            hint = ": use Y.astype(int)" if Y.dtype.kind == "f" and np.array_equal(Y, np.round(Y)) else ""
+            raise ValueError(f"class labels Y must be integers, got dtype {Y.dtype}{hint}")
         if Y.ndim == 1 and Y.dtype.kind in "iu" and self.is_classifier and n > 1:
             if len(Y) != m:
                 raise ValueError(f"Y has {len(Y)} labels but X has {m} rows")
@@ -306,8 +314,16 @@ def mlp(
     Hidden layers use ``hidden``, the last ``output``. Weights come from ``init`` (by default He for
     ReLU-like hidden layers, Glorot otherwise), biases start at zero. ``input_scaling = (offset,
     scale, input_shape)`` puts a fixed Standardize layer first (digit models take raw images)."""
-    if isinstance(sizes, (str, bytes)) or not all(is_integer(n) for n in sizes):
-        raise ValueError(f"sizes must be a list of whole numbers, got {sizes!r}")
+    sizes = list(sizes) if isinstance(sizes, Iterable) and not isinstance(sizes, (str, bytes)) else [sizes]
+    if not all(is_integer(n) for n in sizes):
+        raise ValueError(f"sizes must be a list of whole numbers, such as [784, 100, 10], got {sizes!r}")
+    check_seed(seed)
+    if not (is_real(dropout) and 0 <= dropout < 1):
+        raise ValueError(f"dropout rate must lie in [0, 1), got {dropout!r}")
+    if input_scaling is not None and not (isinstance(input_scaling, (tuple, list)) and len(input_scaling) == 3):
+        raise ValueError("input_scaling must be a tuple (offset, scale, input_shape), got "
+                         + (f"{len(input_scaling)} values" if isinstance(input_scaling, (tuple, list))
+                            else type(input_scaling).__name__))
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")
@@ -319,9 +335,9 @@ def mlp(
     layers: list[Layer] = []
     if input_scaling is not None:
         offset, scale, shape = input_scaling
-        if int(np.prod(shape)) != sizes[0]:
-            raise ValueError(f"input_scaling shape {tuple(shape)} does not hold sizes[0] = {sizes[0]} values")
         layers.append(Standardize(offset, scale, shape, dtype))
+        if layers[0].n_out != sizes[0]:
+            raise ValueError(f"input_scaling shape {tuple(shape)} does not hold sizes[0] = {sizes[0]} values")
     last = len(sizes) - 2
     for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         layers.append(Dense(draw(n_in, n_out, rng).astype(dtype), np.zeros(n_out, dtype)))

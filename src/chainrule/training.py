@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .arguments import is_integer, is_real, positive_integer
+from .arguments import check_seed, is_integer, is_real, positive_integer
 from .network import Gradients, Network
 from .optimizers import Optimizer, make_optimizer
 
@@ -141,7 +141,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
     Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
     X, Y, validation, optimizer = _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum,
                                            weight_decay, schedule, time_budget, start_epoch, augment, callback,
-                                           keep_best)
+                                           keep_best, seed)
     history = history or History()
     rng = np.random.default_rng(seed)
     batch_size = min(batch_size, len(X))
@@ -200,7 +200,7 @@ def _augmented(augment: Augment, batch: np.ndarray, rng: np.random.Generator) ->
 
 
 def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum, weight_decay, schedule,
-             time_budget, start_epoch, augment, callback, keep_best):
+             time_budget, start_epoch, augment, callback, keep_best, seed):
     """fit's arguments checked once at the boundary: X, Y, the validation pair, the optimiser and
     the functions it calls."""
     X = net.check_inputs(X, nonempty=True)
@@ -212,6 +212,7 @@ def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, mome
         Xv = net.check_inputs(validation_data[0], nonempty=True)
         validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
     positive_integer("epochs", epochs)
+    check_seed(seed)
     positive_integer("batch_size", batch_size)
     if not (is_integer(start_epoch) and 0 <= start_epoch <= epochs):
         raise ValueError(f"start_epoch must be an integer in [0, epochs = {epochs}], got {start_epoch!r}")
