@@ -146,3 +146,19 @@ def test_leaky_relu_rejects_slopes_outside_the_open_unit_interval(slope):
 def test_softmax_has_no_componentwise_derivative():
     with pytest.raises(TypeError, match="jacobian"):
         Softmax().derivative(np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_backward_refuses_a_gradient_of_another_shape(name):
+    """grad_a of shape (m,) against a of shape (m, 1) would broadcast into an (m, m) grad_z."""
+    act = get_activation(name)
+    a = act(np.linspace(-1, 1, 4)[:, None])
+    with pytest.raises(ValueError, match=r"shape of the output a, got a \(4, 1\) and grad_a \(4,\)"):
+        act.backward(a, np.ones(4))
+
+
+def test_softmax_jacobian_refuses_a_batch():
+    """jacobian is the n x n matrix of one sample; a (1, n) batch would give a wrong matrix."""
+    z = np.array([0.5, -1.0, 2.0])
+    with pytest.raises(ValueError, match=r"one sample z of shape \(n,\), got \(1, 3\)"):
+        Softmax().jacobian(z[None])

@@ -94,3 +94,29 @@ def test_relative_error_is_normwise_and_safe_at_zero():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0
     assert relative_error(np.array([1.0, 0.0]), np.array([1.0, 1e-20])) < 1e-19
     assert relative_error(np.array([3.0, 4.0]), np.array([0.0, 0.0])) == 1
+
+
+def test_a_nan_gradient_makes_gradcheck_nan_and_fail(monkeypatch):
+    """max(worst, nan) is worst: the check must not drop a NaN, or a NaN gradient would pass."""
+    net = chainrule.mlp([3, 4, 2], hidden="sigmoid", output="sigmoid")
+    X, Y = np.random.default_rng(1).standard_normal((5, 3)), np.random.default_rng(2).uniform(0, 1, (5, 2))
+    monkeypatch.setattr(Sigmoid, "derivative_from_output", lambda self, a: a * np.nan)
+    error = chainrule.gradcheck(net, X, Y)
+    assert np.isnan(error) and not error < TOLERANCE
+
+
+@pytest.mark.parametrize("h", [float("nan"), 0, -1e-5, float("inf"), "1e-5", True])
+def test_gradcheck_refuses_a_step_that_is_not_a_positive_finite_number(h):
+    net = chainrule.mlp([3, 2])
+    X, Y = np.ones((2, 3)), np.zeros((2, 2))
+    with pytest.raises(ValueError, match="h must be a positive finite number"):
+        chainrule.gradcheck(net, X, Y, h=h)
+
+
+@pytest.mark.parametrize("output, loss, Y", [("sigmoid", "squared_error", np.zeros((0, 2))),
+                                             ("softmax", "cross_entropy", np.zeros(0, dtype=int))])
+def test_gradcheck_refuses_an_empty_batch(output, loss, Y):
+    """With no samples nothing is checked (the result would be 0.0), and a mean loss divides by 0."""
+    net = chainrule.mlp([3, 2], output=output, loss=loss)
+    with pytest.raises(ValueError, match=r"X has no samples \(shape \(0, 3\)\)"):
+        chainrule.gradcheck(net, np.zeros((0, 3)), Y)

@@ -153,3 +153,40 @@ def test_dense_activations_name_what_follows_each_dense_layer():
                                                      loss="cross_entropy")) == ["relu", "softmax"]
     net = chainrule.Network([chainrule.Dense(np.ones((1, 2)), np.zeros(1))], "half_squared_error")
     assert jacobians.dense_activations(net) == ["identity"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.integers(1, 4), min_size=2, max_size=4), hidden=st.sampled_from(SMOOTH),
+       seed=st.integers(0, 1000))
+def test_a_column_vector_x_gives_what_a_flat_x_gives(sizes, hidden, seed):
+    """The module's convention: one sample is a column vector, given as (n,) or (n, 1)."""
+    net = small_network(sizes, hidden, "sigmoid", seed)
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal(sizes[0]), rng.uniform(0, 1, sizes[-1])
+    W, b = net.dense[0].W, net.dense[0].b
+    for flat, column in zip(jacobians.layer_jacobians(W, b, x, hidden),
+                            jacobians.layer_jacobians(W, b[:, None], x[:, None], hidden)):
+        np.testing.assert_array_equal(flat, column)
+    for flat, column in zip(jacobians.parameter_jacobian(net, x), jacobians.parameter_jacobian(net, x[:, None])):
+        np.testing.assert_array_equal(flat, column)
+    np.testing.assert_array_equal(jacobians.gradient_left_to_right(net, x, y),
+                                  jacobians.gradient_left_to_right(net, x[:, None], y[:, None]))
+
+
+def test_wrong_lengths_and_target_shapes_are_value_errors_naming_the_shapes():
+    net = small_network([3, 4, 2], "sigmoid", "sigmoid", 0)
+    W, b = net.dense[0].W, net.dense[0].b
+    wrong_x = r"x must have shape \(3,\) or be a column \(3, 1\), got shape \(4,\)"
+    with pytest.raises(ValueError, match=wrong_x):
+        jacobians.layer_jacobians(W, b, np.zeros(4))
+    with pytest.raises(ValueError, match=wrong_x):
+        jacobians.parameter_jacobian(net, np.zeros(4))
+    with pytest.raises(ValueError, match=wrong_x):
+        jacobians.gradient_left_to_right(net, np.zeros(4), np.zeros(2))
+    with pytest.raises(ValueError, match=r"x must have shape \(3,\) or be a column \(3, 1\), got shape \(1, 3\)"):
+        jacobians.layer_jacobians(W, b, np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\) or be a column \(4, 1\), got shape \(1,\)"):
+        jacobians.layer_jacobians(W, b[:1], np.zeros(3))
+    for y, shape in ((1, r"\(\)"), (np.zeros(3), r"\(3,\)"), (np.zeros((1, 2)), r"\(1, 2\)")):
+        with pytest.raises(ValueError, match=r"y must have shape \(2,\) or be a column \(2, 1\), got shape " + shape):
+            jacobians.gradient_left_to_right(net, np.zeros(3), y)

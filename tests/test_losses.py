@@ -174,3 +174,35 @@ def test_cross_entropy_targets_must_be_probability_rows():
     with pytest.raises(ValueError, match="lie in \\[0, 1\\]"):
         binary.loss_value(X, np.full(4, 5.0))
     assert binary.loss_value(X, np.array([0.0, 1.0, 0.25, 1.0])) > 0
+
+
+@pytest.mark.parametrize("name", [name for name in LOSSES if name != "cross_entropy"])
+@pytest.mark.parametrize("method", ["value", "gradient", "value_and_gradient"])
+def test_an_output_and_target_of_different_shapes_are_refused(name, method):
+    """An (m, 1) output against (m,) targets would broadcast into an (m, m) difference: mean squared
+    error 1.37 here instead of 0.0675, with an (m, m) gradient."""
+    a, y = np.array([[0.1], [0.9], [0.4], [0.7]]), np.array([0.0, 1.0, 0.0, 1.0])
+    loss = get_loss(name)
+    with pytest.raises(ValueError, match=r"same shape.*output \(4, 1\) and y \(4,\)"):
+        getattr(loss, method)(a, y)
+
+
+@pytest.mark.parametrize("method", ["value", "gradient", "value_and_gradient"])
+def test_cross_entropy_refuses_labels_out_of_range_or_not_integers(method):
+    """A label -1 would silently index the last class; float labels would fail deep in NumPy."""
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    loss = getattr(get_loss("cross_entropy"), method)
+    for labels, message in (([0, 1, -1, 0], r"lie in \[0, 3\), got values from -1 to 1"),
+                            ([0, 3, 2, 0], r"lie in \[0, 3\), got values from 0 to 3"),
+                            (np.array([0.0, 1.0, 2.0, 0.0]), "labels y must be integers, got dtype float64"),
+                            (np.zeros((4, 1)), r"integer labels of shape \(4,\) or rows of the shape of z \(4, 3\)")):
+        with pytest.raises(ValueError, match=message):
+            loss(z, labels)
+    with pytest.raises(ValueError, match=r"logits z of shape \(m, n\), got \(3,\)"):
+        loss(z[0], [0])
+
+
+def test_cross_entropy_takes_labels_as_a_list():
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    loss = get_loss("cross_entropy")
+    assert loss.value(z, [0, 1, 2, 0]) == loss.value(z, np.array([0, 1, 2, 0]))

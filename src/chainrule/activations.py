@@ -11,7 +11,8 @@ the output a = sigma(z) as well, so the forward pass need not keep z:
     identity     sigma(z) = z                       sigma'(z) = 1
     softmax      a_i = e^{z_i} / sum_j e^{z_j}      da_i/dz_j = a_i (delta_ij - a_j)
 
-Samples are rows: z has shape (m, n). The dtype of the result follows the input.
+Samples are rows: z has shape (m, n). The dtype of the result follows the input. ``backward``
+refuses a grad_a whose shape is not that of a (an (m, 1) against an (m,) would broadcast to (m, m)).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Activation:
 
     def backward(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         """grad_z = grad_a * sigma'(z), the vector-Jacobian product of a componentwise sigma."""
+        _check_same_shape(a, grad_a)
         return grad_a * self.derivative_from_output(a)
 
     def arguments(self) -> dict:
@@ -93,6 +95,7 @@ class ReLU(Activation):
         return (a > 0).astype(a.dtype)
 
     def backward(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        _check_same_shape(a, grad_a)
         # grad_z = grad_a where a > 0, else 0: a product with the boolean mask, cheaper than np.where
         return grad_a * (a > 0)
 
@@ -133,6 +136,7 @@ class Identity(Activation):
         return np.ones_like(a)
 
     def backward(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        _check_same_shape(a, grad_a)
         return grad_a
 
 
@@ -157,11 +161,22 @@ class Softmax(Activation):
 
     def jacobian(self, z: np.ndarray) -> np.ndarray:
         """The Jacobian diag(a) - a a^T of one sample z of shape (n,)."""
-        a = self.forward(np.asarray(z))
+        z = np.asarray(z)
+        if z.ndim != 1:
+            raise ValueError(f"jacobian takes one sample z of shape (n,), got {z.shape}; for a batch use backward")
+        a = self.forward(z)
         return np.diag(a) - np.outer(a, a)
 
     def backward(self, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        _check_same_shape(a, grad_a)
         return a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+
+
+def _check_same_shape(a: np.ndarray, grad_a: np.ndarray) -> None:
+    """A ValueError naming both shapes unless grad_a = dC/da has the shape of a."""
+    if np.shape(a) != np.shape(grad_a):
+        raise ValueError(f"grad_a must have the shape of the output a, got a {np.shape(a)} "
+                         f"and grad_a {np.shape(grad_a)}")
 
 
 def _float_dtype(z: np.ndarray) -> np.dtype:

@@ -1,6 +1,7 @@
 """The explicit Jacobians of the derivation, for teaching and for tests (small networks only).
 
-One sample x is a column vector here, as in the MAT1110 text (000_ecdaadd94c7ab0cb.txt). Layer k,
+One sample x is a column vector here, as in the MAT1110 text (000_ecdaadd94c7ab0cb.txt): pass it (and
+z, b, y) as an array of shape (n,) or as the column (n, 1); vectors come back of shape (n,). Layer k,
 counted from the input, maps
 x_k = F_k(x_(k-1); theta_k) = sigma(z),  z = W x_(k-1) + b,  theta_k = (W row by row, then b).
 The text counts its r layers from the output end (eqs. (4), (7): F_r acts first), so its layer k is
@@ -40,13 +41,13 @@ from .network import Network
 
 def sigma_prime_diag(z: np.ndarray, activation: str = "sigmoid") -> np.ndarray:
     """The Jacobian of a componentwise activation at z: the diagonal matrix diag(sigma'(z))."""
-    return np.diag(get_activation(activation).derivative(np.asarray(z, dtype=np.float64)))
+    return np.diag(get_activation(activation).derivative(_vector(z, "z")))
 
 
 def affine_jacobian(x: np.ndarray, n_out: int) -> np.ndarray:
     """The Jacobian of G(W, b) = W x + b with respect to (W row by row, then b): the n_out x
     (n_out n_in + n_out) block matrix [I (x) x^T | I], x^T repeated along the diagonal."""
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    x = _vector(x, "x")
     return np.hstack([np.kron(np.eye(n_out), x[None, :]), np.eye(n_out)])
 
 
@@ -54,6 +55,10 @@ def layer_jacobians(W: np.ndarray, b: np.ndarray, x: np.ndarray,
                     activation: str = "sigmoid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(U, V, F(x)) of the layer F(x) = sigma(W x + b), named as in 000_ecdaadd94c7ab0cb.txt (eq. (11)):
     U = dF/d(W, b) = diag(sigma'(z)) [I (x) x^T | I] and V = dF/dx = diag(sigma'(z)) W."""
+    W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a matrix (n_out, n_in), got shape {W.shape}")
+    x, b = _vector(x, "x", W.shape[1]), _vector(b, "b", W.shape[0])
     z = W @ x + b
     D = sigma_prime_diag(z, activation)
     return D @ affine_jacobian(x, W.shape[0]), D @ W, get_activation(activation).forward(z)
@@ -97,7 +102,6 @@ def stage_matrices(net: Network, x: np.ndarray) -> tuple[list[np.ndarray], np.nd
     """The block matrices B_1, ..., B_r at input x, and the output x_r."""
     layers = network_layers(net)
     sizes = [W.size + b.size for W, b, _ in layers]
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
     Bs = []
     for k, (W, b, name) in enumerate(layers):
         U, V, x = layer_jacobians(W, b, x, name)
@@ -109,8 +113,9 @@ def parameter_jacobian(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     """(x_r, d x_r / d theta) for one input x, as the explicit product B_r ... B_1 E evaluated
     from the right (matrix-matrix products)."""
     Bs, out = stage_matrices(net, x)
-    n_params = Bs[0].shape[1] - np.asarray(x).size
-    J = np.vstack([np.eye(n_params), np.zeros((np.asarray(x).size, n_params))])  # E = [I; 0]
+    n_in = net.dense[0].n_in
+    n_params = Bs[0].shape[1] - n_in
+    J = np.vstack([np.eye(n_params), np.zeros((n_in, n_params))])  # E = [I; 0]
     for B in Bs:
         J = B @ J
     return out, J
@@ -119,13 +124,25 @@ def parameter_jacobian(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndar
 def gradient_left_to_right(net: Network, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The gradient of f = |x_r - y|^2 with respect to all parameters (in ``flatten`` order) as
     2 (x_r - y)^T B_r ... B_1 E, evaluated from the left (vector-matrix products only)."""
+    y = _vector(y, "y", net.n_outputs)
     Bs, out = stage_matrices(net, x)
-    v = 2 * (out - np.asarray(y, dtype=np.float64).reshape(-1))
+    v = 2 * (out - y)
     for B in reversed(Bs):
         v = v @ B
-    return v[: v.size - np.asarray(x).size]  # v E: drop the components for x_0
+    return v[: v.size - net.dense[0].n_in]  # v E: drop the components for x_0
 
 
 def flatten(grads: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """One vector of all parameters (or gradients): W^(1) row by row, b^(1), W^(2), b^(2), ..."""
     return np.concatenate([np.concatenate([dW.reshape(-1), db.reshape(-1)]) for dW, db in grads])
+
+
+def _vector(v: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+    """``v`` as a float64 vector (n,), given as (n,) or as the column (n, 1) of the text; a ValueError
+    naming ``name`` otherwise (NumPy would broadcast a column against b into an (n, n) matrix)."""
+    v = np.asarray(v, dtype=np.float64)
+    column = v.ndim == 2 and v.shape[1] == 1
+    if not (v.ndim == 1 or column) or (n is not None and len(v) != n):
+        length = "n" if n is None else n
+        raise ValueError(f"{name} must have shape ({length},) or be a column ({length}, 1), got shape {v.shape}")
+    return v[:, 0] if column else v

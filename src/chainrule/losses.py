@@ -17,6 +17,10 @@ For those, ``value`` and ``gradient`` take z, not a (``takes_logits`` is True), 
 ``output_activation`` names the activation they absorb. A loss with ``mean`` True is a mean over the
 samples (its value per sample is C itself), one without a sum (C / m). Cross-entropy takes integer
 labels as they are (``takes_labels``); every other loss takes one-hot rows in their place.
+
+Every method refuses (ValueError) an output and a target of different shapes: NumPy would broadcast
+an (m, 1) output against (m,) targets into an (m, m) difference and return a wrong loss. On the
+training path that costs a comparison of shapes, and for integer labels one min and max over the m.
 """
 
 from __future__ import annotations
@@ -59,10 +63,12 @@ class SquaredError(Loss):
     name = "squared_error"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        output, y = _same_shape(output, y)
         d = output - y
         return float(np.vdot(d, d))
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        output, y = _same_shape(output, y)
         return 2 * (output - y)
 
 
@@ -72,10 +78,12 @@ class HalfSquaredError(Loss):
     name = "half_squared_error"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        output, y = _same_shape(output, y)
         d = output - y
         return 0.5 * float(np.vdot(d, d))
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        output, y = _same_shape(output, y)
         return output - y
 
 
@@ -91,10 +99,12 @@ class MeanSquaredError(Loss):
     mean = True
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        output, y = _same_shape(output, y)
         d = output - y
         return float(np.vdot(d, d)) / len(d)
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        output, y = _same_shape(output, y)
         return (2.0 / len(output)) * (output - y)
 
 
@@ -125,6 +135,7 @@ class CrossEntropy(Loss):
     def value_and_gradient(self, output: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One exponential serves both: with s = sum_j e^{z_j - max z}, log a = z - max z - log s
         and a = e^{z - max z} / s; ``value`` and ``gradient`` each take their half of it."""
+        output, y = _logits_and_targets(output, y)
         shifted = output - output.max(axis=1, keepdims=True)
         a = np.exp(shifted)
         s = a.sum(axis=1, keepdims=True)
@@ -152,15 +163,45 @@ class BinaryCrossEntropy(Loss):
     output_activation = "sigmoid"
 
     def value(self, output: np.ndarray, y: np.ndarray) -> float:
+        output, y = _same_shape(output, y)
         softplus = np.maximum(output, 0) + np.log1p(np.exp(-np.abs(output)))
         return float(np.sum(softplus - y * output)) / output.shape[0]
 
     def gradient(self, output: np.ndarray, y: np.ndarray) -> np.ndarray:
+        output, y = _same_shape(output, y)
         return (Sigmoid().forward(output) - y) / output.shape[0]
 
     def check_targets(self, y: np.ndarray) -> None:
         """Each y_i is the probability of class i: outside [0, 1] the value could fall below 0."""
         _check_probabilities(y)
+
+
+def _same_shape(output: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``output`` and ``y`` as arrays, or a ValueError naming both shapes if they differ."""
+    output, y = np.asarray(output), np.asarray(y)
+    if output.shape != y.shape:
+        raise ValueError(f"output and target y must have the same shape (m, n_L), got output {output.shape} "
+                         f"and y {y.shape}")
+    return output, y
+
+
+def _logits_and_targets(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z (m, n) and y as arrays, y rows of z's shape or integer labels (m,) in [0, n); a ValueError
+    otherwise (a label -1 would silently index the last class)."""
+    z, y = np.asarray(z), np.asarray(y)
+    if z.ndim != 2:
+        raise ValueError(f"cross-entropy takes logits z of shape (m, n), got {z.shape}")
+    m, n = z.shape
+    if y.shape == z.shape:
+        return z, y
+    if y.shape != (m,):
+        raise ValueError(f"cross-entropy targets y must be integer labels of shape ({m},) or rows of the shape "
+                         f"of z {z.shape}, got y {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"labels y must be integers, got dtype {y.dtype}")
+    if m and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"labels y must lie in [0, {n}), got values from {y.min()} to {y.max()}")
+    return z, y
 
 
 def _check_probabilities(y: np.ndarray) -> None:
