@@ -259,3 +259,12 @@ def test_fit_and_accuracy_refuse_empty_and_mismatched_data():
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         chainrule.accuracy(net, X, y, batch_size=0)
     assert chainrule.accuracy(net, X.tolist(), y) == np.mean(net.predict(X) == y)
+
+
+def test_accuracy_refuses_a_regression_network():
+    """An identity output gives no classes: accuracy returned a number (0.5) all the same."""
+    X = np.random.default_rng(0).random((50, 6))
+    net = chainrule.mlp([6, 4, 1], output="identity")
+    with pytest.raises(ValueError, match="this network's identity output gives no classes: measure a regression "
+                                         r"with net.loss_value\(X, Y\)"):
+        chainrule.accuracy(net, X, X.mean(1))

@@ -266,7 +266,11 @@ def _record(history: History, net: Network, epoch: int, loss: float, accuracy: f
 
 
 def accuracy(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> float:
-    """The share of rows whose predicted class equals the label (Y as labels or one-hot rows)."""
+    """The share of rows whose predicted class equals the label (Y as labels or one-hot rows), for a
+    classifier (softmax or sigmoid outputs)."""
+    if not net.is_classifier:
+        raise ValueError(f"accuracy counts predicted classes, and this network's {net.output_activation} output "
+                         "gives no classes: measure a regression with net.loss_value(X, Y)")
     X = net.check_inputs(X, nonempty=True)
     Y = net.check_targets(Y, len(X))
     positive_integer("batch_size", batch_size)
