@@ -62,6 +62,17 @@ def test_a_benchmark_out_of_memory_is_one_line():
     assert done.stderr.count("\n") == 1, done.stderr
 
 
+@pytest.mark.parametrize("argv, unknown", [
+    (["draw", "--data", "x", "--no-browser"], "--data x"),  # was taken as --data-dir, the corrections folder
+    (["train", "--epoch", "1"], "--epoch 1"),
+])
+def test_options_are_not_abbreviated(argv, unknown, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    assert f"unrecognized arguments: {unknown}" in one_error_line(capsys, argv[0])
+
+
 def test_sigterm_mid_write_is_one_line_and_leaves_the_old_file(tmp_path):
     """kill or timeout (SIGTERM) ended the process mid-write: the hidden temporary stayed behind."""
     out = tmp_path / "result.csv"

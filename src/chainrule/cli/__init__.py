@@ -26,6 +26,10 @@ class Parser(argparse.ArgumentParser):
 
     verb_parsers: dict[str, argparse.ArgumentParser]  # set by build_parser on the top-level parser
 
+    def __init__(self, *args, **kwargs) -> None:
+        # no abbreviations: draw took --data for its --data-dir (the corrections folder), silently
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
