@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import mlp
-from chainrule.digits import check_digit_model, class_accuracies, confusion_matrix, probabilities_and_saliency, saliency
+from chainrule.digits import (check_digit_model, class_accuracies, confident_mistakes, confusion_matrix,
+                             probabilities_and_saliency, saliency)
 
 DIGIT_SCALING = (0.0, 1 / 255, (28, 28))
 
@@ -74,3 +75,14 @@ def test_class_accuracies_are_each_class_share_predicted_right(labels, seed):
 def test_confusion_matrix_refuses_unpaired_or_out_of_range_classes(labels, predicted, message):
     with pytest.raises(ValueError, match=message):
         confusion_matrix(labels, predicted, 3)
+
+
+def test_confident_mistakes_are_ordered_and_refuse_labels_of_another_shape():
+    P = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    labels = np.array([1, 1, 1, 0])
+    assert confident_mistakes(P, labels, 5).tolist() == [0, 3, 2]  # wrong with 0.9, 0.7, 0.6
+    assert confident_mistakes(P, labels, 1).tolist() == [0]
+    with pytest.raises(ValueError, match=r"integer labels \(m,\), got \(4, 2\) and \(4, 1\)"):
+        confident_mistakes(P, labels[:, None], 5)  # was an IndexError
+    with pytest.raises(ValueError, match="count must be a non-negative integer, got -1"):
+        confident_mistakes(P, labels, -1)  # returned every mistake but one

@@ -243,6 +243,10 @@ def test_partial_fit_continues_and_checks_its_labels():
     assert clf.n_iter_ == 3 and clf.net_.n_outputs == 4
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(X, y + 5)
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] differs from the first call's \[0, 1, 2, 3\]"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])  # was ignored without a word
+    with pytest.raises(ValueError, match=r"Y must be numbers, got dtype <U"):
+        MLPRegressor(max_iter=2).fit(X, y.astype(str))  # was "... with NaN or infinite values"
 
 
 def test_regressor_multi_output_and_float32():

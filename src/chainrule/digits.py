@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from .arguments import is_integer
 from .network import Network, load
 
 IMAGE_SHAPE = (28, 28)
@@ -81,6 +82,12 @@ def class_accuracies(matrix: np.ndarray) -> np.ndarray:
 def confident_mistakes(probabilities: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """The indices of up to ``count`` misclassified samples, the most confident (highest probability
     of the wrong class) first."""
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    if probabilities.ndim != 2 or labels.shape != (len(probabilities),) or labels.dtype.kind not in "iu":
+        raise ValueError(f"confident_mistakes takes probabilities (m, classes) and integer labels (m,), got "
+                         f"{probabilities.shape} and {labels.shape} {labels.dtype}")
+    if not (is_integer(count) and count >= 0):
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     order = np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")

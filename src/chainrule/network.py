@@ -269,8 +269,10 @@ class Network:
         if Y.shape != (m, n):
             raise ValueError(f"Y must have shape ({m}, {n}) (or integer labels of shape ({m},) for a classifier), "
                              f"got {Y.shape}")
-        if Y.dtype.kind not in "biuf" or not np.isfinite(Y).all():
-            raise ValueError(f"Y must be finite numbers, got dtype {Y.dtype} with NaN or infinite values")
+        if Y.dtype.kind not in "biuf":
+            raise ValueError(f"Y must be numbers, got dtype {Y.dtype}")
+        if not np.isfinite(Y).all():
+            raise ValueError(f"Y must be finite numbers, got NaN or infinite values (dtype {Y.dtype})")
         self.loss.check_targets(Y)
         return Y.astype(self.dtype, copy=False)
 

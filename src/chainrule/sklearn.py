@@ -369,6 +369,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
             if len(self.classes_) < 2:
                 raise ValueError("y must hold at least two classes to train a classifier, "
                                  f"got one class: {self.classes_[0]!r}")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            # the network's outputs are the first call's classes: others cannot be added later
+            raise ValueError(f"classes={np.unique(classes).tolist()} differs from the first call's "
+                             f"{self.classes_.tolist()}, which the network was built for")
         known = np.isin(y, self.classes_)
         if not known.all():
             raise ValueError(f"y contains labels not in classes_ {self.classes_.tolist()}: "
