@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -156,3 +160,44 @@ def test_an_empty_batch_gives_an_empty_batch():
     rng = np.random.default_rng(0)
     for out in (affine(empty, rng), elastic(empty, rng), Augmenter(elastic_alpha=8, stroke=0.5)(empty, rng)):
         assert out.shape == (0, 28, 28) and out.dtype == np.float32
+
+
+def test_bilinear_rejects_nan_source_points_in_one_line():
+    """NaN survived the clip and became index -2^63, which np.take(mode="wrap") wrapped for ever: run
+    in a child process, so that a hang fails the test instead of stalling the suite."""
+    code = """if True:
+        import numpy as np
+        from chainrule.augment import bilinear
+        for sy, sx in (([[np.nan]], [[0.0]]), ([[1.0, 2.0]], [[3.0, np.nan]])):
+            try:
+                bilinear(np.zeros((1, 28, 28)), np.array(sy), np.array(sx))
+            except ValueError as err:
+                print(err)
+        """
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout.splitlines() == ["bilinear needs finite source points, got NaN in sy or sx"] * 2, run.stderr
+
+
+@settings(max_examples=20, deadline=None)
+@given(images=batches, sign_y=st.sampled_from([-1, 0, 1]), sign_x=st.sampled_from([-1, 1]))
+def test_bilinear_reads_zero_at_infinite_source_points(images, sign_y, sign_x):
+    m, h, w = images.shape
+    sy = np.full((m, 2), sign_y * np.inf if sign_y else 1.0)
+    assert not bilinear(images, sy, np.full((m, 2), sign_x * np.inf)).any()
+
+
+@pytest.mark.parametrize("seed", [0, None, 1.5])
+@pytest.mark.parametrize("warp", [affine, elastic, stroke_width, Augmenter(stroke=0.5)])
+def test_warps_need_a_generator_not_a_seed(warp, seed):
+    with pytest.raises(TypeError, match=r"^rng must be a numpy.random.Generator such as "
+                                        rf"np.random.default_rng\(seed\), got {type(seed).__name__}$"):
+        warp(np.zeros((2, 8, 8), np.uint8), seed)
+
+
+@pytest.mark.parametrize("bad", ["10", None, [1.0], 1j])
+def test_parameters_that_are_not_numbers_are_named_in_one_line(bad):
+    message = rf"^augmentation rotation must be a finite number >= 0, got {re.escape(repr(bad))}$"
+    with pytest.raises(ValueError, match=message):
+        Augmenter(rotation=bad)
+    with pytest.raises(ValueError, match=message):
+        affine(np.zeros((2, 8, 8), np.uint8), np.random.default_rng(0), rotation=bad)

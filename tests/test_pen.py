@@ -5,6 +5,8 @@ page's digit_from_strokes."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from chainrule.datasets import PenDigits
 from chainrule.pen import (PenAugmenter, accuracy_rows, affine_matrix, render_pen_digits, resample,
                            select_writers)
-from chainrule.preprocessing import digit_from_strokes
+from chainrule.preprocessing import MAX_POINTS, digit_from_strokes
 
 coordinates = st.floats(-500, 500, allow_nan=False, width=64)
 strokes = st.integers(2, 40).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coordinates))
@@ -93,10 +95,65 @@ def test_augmenter_rejects_bad_parameters():
             PenAugmenter(**bad)
 
 
+@pytest.mark.parametrize("bad, message", [
+    ({"pen_width": 2.4}, r"pen_width must be a pair \(lo, hi\) of numbers with 0 < lo <= hi < 20, got 2.4$"),
+    ({"pen_width": (2.0, "3")}, r"pen_width must be a pair \(lo, hi\) of numbers"),
+    ({"pen_width": (2.0, float("nan"))}, r"pen_width must be a pair \(lo, hi\) of numbers"),
+    ({"rates": 60}, r"rates must be a tuple of sampling rates in Hz, finite and > 0, such as \(60.0, 10.0\), got 60$"),
+    ({"rates": (float("nan"),)}, r"rates must be a tuple of sampling rates in Hz, finite and > 0"),
+    ({"rates": (60.0, float("inf"))}, r"rates must be a tuple of sampling rates in Hz, finite and > 0"),
+    ({"rates": ("60",)}, r"rates must be a tuple of sampling rates in Hz, finite and > 0"),
+    ({"rotation": "10"}, r"rotation must be a finite number >= 0, got '10'$"),
+])
+def test_augmenter_names_the_parameter_and_its_form(bad, message):
+    with pytest.raises(ValueError, match="^pen augmentation " + message):
+        PenAugmenter(**bad)
+
+
+def test_augmenting_and_rendering_need_a_generator_not_a_seed(few):
+    rng_message = r"^rng must be a numpy.random.Generator such as np.random.default_rng\(seed\), got int$"
+    with pytest.raises(TypeError, match=rng_message):
+        PenAugmenter()(few.strokes[0], 0)
+    with pytest.raises(TypeError, match=rng_message):
+        render_pen_digits(few, 1, rng=0)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((np.zeros((3, 2)), 1e12), r"would turn this stroke of 3 points into 2e\+11 points, more than the 20000"),
+    ((np.zeros((3, 2)), float("inf")), r"needs finite rate > 0"),
+    ((np.zeros((3, 2)), 60.0, 0.0, float("inf")), r"needs finite rate > 0 and source_rate > 0"),
+    ((np.arange(3.0), 60.0), r"needs a stroke of shape \(n, 2\), one point \(x, y\) a row, got shape \(3,\)$"),
+])
+def test_resampling_rejects_rates_and_strokes_it_cannot_draw(args, message):
+    with pytest.raises(ValueError, match="^resample.*" + message):
+        resample(*args)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 2000), st.floats(1.0, 1e6), phases)
+def test_resampling_gives_at_most_max_points_or_says_so(n, rate, phase):
+    stroke = np.linspace([0.0, 0.0], [1.0, 2.0], n)
+    try:
+        out = resample(stroke, rate, phase)
+    except ValueError as err:
+        assert f"more than the {MAX_POINTS} digit_from_strokes takes" in str(err)
+        assert (n - 1 - phase) * rate / 10.0 > MAX_POINTS - 2
+    else:
+        assert len(out) <= MAX_POINTS
+
+
 @pytest.fixture(scope="module")
 def few(ujipen):
     """The twenty digits of UJI writers 1 and 2 (and the other 780)."""
     return select_writers(ujipen, [1, 2])
+
+
+@pytest.mark.parametrize("writers", [5, "12", None])
+def test_select_writers_takes_a_collection_of_writer_ids(writers):
+    pen = PenDigits([[np.zeros((1, 2))]] * 2, np.array([3, 4], np.uint8), np.array([5, 12]))
+    with pytest.raises(TypeError, match=rf"^writers must be a collection of writer ids such as \[1, 2\], "
+                                        rf"got {re.escape(repr(writers))}$"):
+        select_writers(pen, writers)
 
 
 def test_select_writers_splits_the_collection(ujipen, few):

@@ -186,6 +186,12 @@ def test_bad_strokes_are_rejected_with_a_message(bad, message):
         P.digit_from_strokes(bad)
 
 
+@pytest.mark.parametrize("width", ["2", None, [2.0], float("nan"), 0, P.BOX])
+def test_a_pen_width_that_is_not_a_number_in_range_is_named(width):
+    with pytest.raises(ValueError, match=rf"^pen_width must be a number in \(0, {P.BOX}\) output pixels, got "):
+        P.digit_from_strokes([[[0.0, 0.0], [1.0, 1.0]]], pen_width=width)
+
+
 # ---- skeletons ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("y, x", [(0, 0), (10, 10), (28, 28)])
 def test_a_two_by_two_blob_keeps_one_skeleton_pixel(y, x):

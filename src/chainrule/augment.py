@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import is_real
+
 MAX_SIGMA = 1000.0  # pixels: far wider than any image smoothed here; the kernel holds 6 sigma + 1 taps
 
 
@@ -44,6 +46,10 @@ def bilinear(images: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
         y0, x0 = y0.astype(np.float64), x0.astype(np.float64)
     y0 *= row  # y0 row + x0, the top-left neighbour within its image, an exact integer
     y0 += x0
+    # clip keeps NaN, which would become index -2^63, brought into range by np.take(mode="wrap") one
+    # array length at a time, for ever; NaN in sy or sx reaches y0 and wins np.max: one reduction checks both
+    if np.isnan(y0.max()):
+        raise ValueError("bilinear needs finite source points, got NaN in sy or sx")
     index = y0.astype(np.intp)  # in the flattened padded batch
     index += (np.arange(m) * ((h + 4) * row) + 2 * row + 2)[:, None]
     flat = padded.ravel()
@@ -68,6 +74,7 @@ def affine(images: np.ndarray, rng: np.random.Generator, rotation: float = 10.0,
     """Rotate each image by a uniform angle in [-rotation, rotation] degrees, zoom it by a factor in
     [1 - scale, 1 + scale] and shift it by up to ``shift`` pixels along each axis, about its centre."""
     images = _check_batch(images)
+    check_generator(rng)
     _check_parameter("rotation", rotation)
     _check_parameter("scale", scale, below=1)
     _check_parameter("shift", shift)
@@ -123,6 +130,7 @@ def elastic(images: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, s
     """Simard et al.'s elastic distortion: a random displacement field, uniform in [-1, 1] per pixel,
     smoothed by a Gaussian of width ``sigma`` and scaled by ``alpha`` (pixels)."""
     images = _check_batch(images)
+    check_generator(rng)
     _check_parameter("alpha", alpha)
     m, h, w = images.shape
     uniform = 2 * rng.random((2, m, h, w), np.float32) - 1  # float32 as bilinear's coordinates
@@ -135,6 +143,7 @@ def stroke_width(images: np.ndarray, rng: np.random.Generator, fraction: float =
     """Thicken or thin the strokes of a random ``fraction`` of the images: blend each with its 3 x 3
     grey-level dilation (max) or erosion (min), with a weight uniform in [0, 1]."""
     images = _check_batch(images).astype(np.float32)
+    check_generator(rng)
     m, h, w = images.shape
     chosen = np.flatnonzero(rng.random(m) < fraction)
     if chosen.size == 0:
@@ -184,8 +193,18 @@ def _check_batch(images: np.ndarray) -> np.ndarray:
     return images
 
 
+def check_generator(rng: object) -> None:
+    """Raise TypeError unless ``rng`` is a NumPy Generator. The augmentations draw on the caller's
+    generator, so that one seed fixes a whole training run: an int seed taken here would give every
+    batch the same warps, and None a run that cannot be repeated."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator such as np.random.default_rng(seed), "
+                        f"got {type(rng).__name__}")
+
+
 def _check_parameter(name: str, value: float, positive: bool = False, below: float = np.inf) -> None:
     """Raise ValueError unless ``value`` is a finite number >= 0 (> 0 if ``positive``) and < ``below``."""
-    if not (np.isfinite(value) and (value > 0 if positive else value >= 0) and value < below):
+    if not (is_real(value) and np.isfinite(value) and (value > 0 if positive else value >= 0)
+            and value < below):
         bounds = ("> 0" if positive else ">= 0") + (f" and < {below}" if below < np.inf else "")
         raise ValueError(f"augmentation {name} must be a finite number {bounds}, got {value!r}")

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .arguments import is_real
+from .augment import check_generator
 from .datasets import PenDigits
-from .preprocessing import PEN_WIDTH, digit_from_strokes
+from .preprocessing import MAX_POINTS, PEN_WIDTH, digit_from_strokes
 
 SOURCE_RATE = 10.0  # points a second in both collections (pendigits: measured; UJI: by index, see above)
 
@@ -40,16 +43,23 @@ SOURCE_RATE = 10.0  # points a second in both collections (pendigits: measured; 
 def resample(stroke: np.ndarray, rate: float, phase: float = 0.0, source_rate: float = SOURCE_RATE) -> np.ndarray:
     """The stroke as a device sampling ``rate`` times a second would report it: the Catmull-Rom
     curve through the points (one every 1 / source_rate s) read at u = phase + k source_rate / rate
-    (in units of source points, phase in [0, 1)), plus the first and the last point."""
+    (in units of source points, phase in [0, 1)), plus the first and the last point; at most
+    MAX_POINTS points, the most digit_from_strokes takes."""
     stroke = np.asarray(stroke, np.float64)
+    if stroke.ndim != 2:
+        raise ValueError(f"resample needs a stroke of shape (n, 2), one point (x, y) a row, got shape {stroke.shape}")
     n = len(stroke)
-    if not (rate > 0 and source_rate > 0 and 0 <= phase < 1):
-        raise ValueError(f"resample needs rate > 0, source_rate > 0 and phase in [0, 1), "
+    if not (0 < rate < np.inf and 0 < source_rate < np.inf and 0 <= phase < 1):
+        raise ValueError(f"resample needs finite rate > 0 and source_rate > 0 and phase in [0, 1), "
                          f"got {rate}, {source_rate}, {phase}")
     if n < 2:
         return stroke.copy()
     step = source_rate / rate
-    inner = phase + step * np.arange(int(np.ceil((n - 1 - phase) / step)) + 1)
+    reads = np.ceil((n - 1 - phase) / step) + 1  # u_k for k < reads, the last at or past the end point
+    if reads + 1 > MAX_POINTS:  # at most reads - 1 of them inside the stroke, and its two endpoints
+        raise ValueError(f"resample at rate {rate:g} Hz would turn this stroke of {n} points into {reads + 1:.6g} "
+                         f"points, more than the {MAX_POINTS} digit_from_strokes takes")
+    inner = phase + step * np.arange(int(reads))
     inner = inner[(inner > 1e-6) & (inner < n - 1 - 1e-6)]  # no copies of the endpoints
     u = np.concatenate([[0.0], inner, [n - 1.0]])
     tangents = np.empty_like(stroke)
@@ -87,17 +97,23 @@ class PenAugmenter:
     def __post_init__(self) -> None:
         for name in ("rotation", "shear", "stretch", "jitter"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
+            if not (_is_finite_number(value) and value >= 0):
                 raise ValueError(f"pen augmentation {name} must be a finite number >= 0, got {value!r}")
-        if not self.rates or min(self.rates) <= 0:
-            raise ValueError(f"pen augmentation rates must be positive sampling rates in Hz, got {self.rates!r}")
-        lo, hi = self.pen_width
-        if not 0 < lo <= hi < 20:
-            raise ValueError(f"pen augmentation pen_width must be (lo, hi) with 0 < lo <= hi < 20, "
+        rates = self.rates
+        if not (isinstance(rates, (tuple, list)) and rates and all(_is_finite_number(r) and r > 0 for r in rates)):
+            raise ValueError(f"pen augmentation rates must be a tuple of sampling rates in Hz, finite and > 0, "
+                             f"such as (60.0, 10.0), got {rates!r}")
+        try:
+            lo, hi = self.pen_width
+        except (TypeError, ValueError):  # not a pair: a single width, say, fails the test below
+            lo = hi = None
+        if not (_is_finite_number(lo) and _is_finite_number(hi) and 0 < lo <= hi < 20):
+            raise ValueError(f"pen augmentation pen_width must be a pair (lo, hi) of numbers with 0 < lo <= hi < 20, "
                              f"got {self.pen_width!r}")
 
     def __call__(self, strokes: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[list[np.ndarray], float]:
         """An augmented copy of the digit ``strokes`` and the pen width to render it with."""
+        check_generator(rng)
         rate = self.rates[rng.integers(len(self.rates))]
         phase = rng.uniform(0, 1)
         paths = [resample(s, rate, phase) for s in strokes]
@@ -121,6 +137,8 @@ class PenImages(NamedTuple):
 
 def select_writers(pen: PenDigits, writers: Sequence[int], keep: bool = True) -> PenDigits:
     """The digits of ``writers`` (keep=True) or of every other writer (keep=False)."""
+    if isinstance(writers, (str, bytes)) or not isinstance(writers, Iterable):
+        raise TypeError(f"writers must be a collection of writer ids such as [1, 2], got {writers!r}")
     chosen = np.isin(pen.writers, list(writers)) == keep
     return PenDigits([pen.strokes[i] for i in np.flatnonzero(chosen)], pen.labels[chosen], pen.writers[chosen])
 
@@ -165,6 +183,10 @@ def _leave_interrupts_to_the_parent() -> None:
 def _render(job: tuple[Sequence[np.ndarray], float]) -> np.ndarray:
     strokes, pen_width = job
     return digit_from_strokes(list(strokes), pen_width)
+
+
+def _is_finite_number(value: object) -> bool:
+    return is_real(value) and bool(np.isfinite(value))
 
 
 def accuracy_rows(collection: str, predicted: np.ndarray, labels: np.ndarray, writers: np.ndarray) -> list[dict]:

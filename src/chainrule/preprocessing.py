@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .arguments import is_real
+
 SIZE = 28
 BOX = 20
 CENTRE = 14.0  # MNIST's mean centre of mass, in index coordinates (pixel i spans [i - 0.5, i + 0.5])
@@ -260,8 +262,8 @@ def digit_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], pen_width: 
     0, 1) at distance d from the path, r = pen_width / 2) and its centre of mass moved to (14, 14).
     No strokes (or only empty ones) give all zeros."""
     paths = parse_strokes(strokes)
-    if not 0 < pen_width < BOX:
-        raise ValueError(f"pen_width must lie in (0, {BOX}) output pixels, got {pen_width}")
+    if not (is_real(pen_width) and 0 < pen_width < BOX):
+        raise ValueError(f"pen_width must be a number in (0, {BOX}) output pixels, got {pen_width!r}")
     if not paths:
         return np.zeros((SIZE, SIZE), np.uint8)
     points = np.concatenate(paths)
