@@ -20,7 +20,10 @@ from chainrule.experiments.common import save_result
 
 def test_quick_run_writes_its_table_and_plot(mnist, tmp_path, capsys):
     assert main(["experiment", "language", "--quick", "--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed, steps = captured.out, captured.err.splitlines()
+    assert steps[0] == f"language: 784-30-10, plain Python (1 of {len(steps)})"  # a line per measurement
+    assert steps[-1].startswith("language: 784-100-10, ") and steps[-1].endswith(f"({len(steps)} of {len(steps)})")
     rows = list(csv.DictReader(open(tmp_path / "language.csv")))
     assert (tmp_path / "language.png").stat().st_size > 10_000
     assert {r["network"] for r in rows} == {"784-30-10", "784-100-10"}

@@ -3,6 +3,7 @@ as PNG atomically: the confusion matrix and a grid of labelled images."""
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Callable, Sequence
 
@@ -13,11 +14,20 @@ from .io import atomic_write
 
 def save_figure(draw: Callable[["object"], None], path: str | os.PathLike, size: tuple[float, float] = (8, 6)) -> None:
     """Call ``draw(fig)`` on a new matplotlib Figure and write it to ``path`` as PNG, atomically."""
+    png = figure_png(draw, size)
+    atomic_write(path, lambda f: f.write(png))
+
+
+def figure_png(draw: Callable[["object"], None], size: tuple[float, float] = (8, 6)) -> bytes:
+    """``draw(fig)`` on a new matplotlib Figure of ``size`` inches, as PNG bytes: drawn in memory, so
+    that a write can follow at once (the drawing takes a while)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=100, layout="constrained")
     draw(fig)
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def draw_confusion(fig, matrix: np.ndarray, classes: Sequence[str], title: str = "") -> None:

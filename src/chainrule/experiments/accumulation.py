@@ -25,7 +25,7 @@ import numpy as np
 
 from ..jacobians import flatten, stage_matrices
 from ..network import mlp
-from .common import Result, best_time, single_threaded
+from .common import Result, best_time, progress, single_threaded
 
 METHODS = ("right_to_left", "left_to_right", "backprop")
 
@@ -93,8 +93,11 @@ def run(out: Path, quick: bool, seed: int) -> Result:
     else:
         widths, fixed_r, min_seconds = [2, 3, 4, 6, 8, 11, 16, 23, 32], 3, 0.3
         depths, fixed_n = [1, 2, 3, 4, 6, 8, 12, 16, 24], 8
-    rows = [{"sweep": "width", **measure(n, fixed_r, seed, min_seconds)} for n in widths]
-    rows += [{"sweep": "depth", **measure(fixed_n, r, seed, min_seconds)} for r in depths]
+    sizes = [("width", n, fixed_r) for n in widths] + [("depth", fixed_n, r) for r in depths]
+    rows = []
+    for sweep, n, r in sizes:
+        progress("accumulation", len(rows) + 1, len(sizes), f"n={n}, r={r}")
+        rows.append({"sweep": sweep, **measure(n, r, seed, min_seconds)})
     big = rows[len(widths) - 1]
     summary = [
         f"at n={big['n']}, r={big['r']} (P={big['parameters']} parameters): right to left "

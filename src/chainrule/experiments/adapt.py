@@ -32,7 +32,7 @@ from ..digits import check_digit_model
 from ..network import load
 from ..preprocessing import digit_from_strokes
 from ..training import accuracy
-from .common import Result, single_threaded
+from .common import Result, progress, single_threaded
 
 KS = (0, 1, 2, 5)
 SEEDS = 3
@@ -49,46 +49,51 @@ def split_writer(labels: np.ndarray, k_max: int, rng: np.random.Generator) -> tu
 
 
 @single_threaded
-def run(out: Path, quick: bool, seed: int, model: str | Path | None = None) -> Result:
+def run(out: Path, quick: bool, seed: int, model: str | Path | None = None, data: Path | None = None,
+        pen_data: Path | None = None) -> Result:
+    """``model`` is a model file (default: the bundled model), ``data`` MNIST's folder and ``pen_data``
+    the folder holding pendigits/ and ujipen/ (defaults: where the loaders of ``datasets`` look)."""
     net = check_digit_model(load(model))
-    mnist = load_mnist()
+    mnist = load_mnist(data)
+    pens = {name: loader(pen_data / name if pen_data else None) for name, loader in COLLECTIONS.items()}
     test_images, test_labels = mnist.test_images, mnist.test_labels
     writers, seeds, steps = HELD_OUT_WRITERS, range(SEEDS), None
     if quick:  # one writer of each collection, one seed, a short adaptation, part of MNIST's test set
         writers, seeds, steps = {name: ids[:1] for name, ids in writers.items()}, range(1), 20
         test_images, test_labels = test_images[:2000], test_labels[:2000]
     base_mnist_error = 1 - accuracy(net, test_images, test_labels)
+    held_out = [(name, writer) for name in COLLECTIONS for writer in writers[name]]
     rows = []
-    for name, loader in COLLECTIONS.items():
-        data = loader()
-        for writer in writers[name]:
-            mine = np.flatnonzero(data.writers == writer)
-            images = np.array([digit_from_strokes(data.strokes[i]) for i in mine])
-            labels = data.labels[mine].astype(np.intp)
-            k_max = min(max(KS), int(np.bincount(labels, minlength=10).min()) - 1)
-            ks = [k for k in KS if k <= k_max] if not quick else [0, 1]
-            results = {k: [] for k in ks}
-            for s in seeds:
-                offered, test = split_writer(labels, k_max, np.random.default_rng([seed, s, writer]))
-                for k in ks:
-                    adapted, seconds = net, 0.0
-                    if k > 0:
-                        started = time.perf_counter()
-                        adapted = corrections.adapt(net, images[offered[k]], labels[offered[k]], mnist.train_images,
-                                                    mnist.train_labels, seed=seed * SEEDS + s,
-                                                    **({"steps": steps} if steps else {}))
-                        seconds = time.perf_counter() - started
-                    results[k].append((1 - accuracy(adapted, images[test], labels[test]),
-                                       1 - accuracy(adapted, test_images, test_labels) - base_mnist_error,
-                                       seconds, len(test)))
-            for k, measured in results.items():
-                writer_error, mnist_change, seconds, tested = np.mean(measured, axis=0)
-                rows.append({"collection": name, "writer": writer, "k": k, "corrections": 10 * k,
-                             "seeds": len(measured), "test_digits": int(tested), "writer_error": writer_error,
-                             "mnist_test_error": base_mnist_error + mnist_change,
-                             "mnist_change_points": 100 * mnist_change, "adapt_seconds": seconds})
+    for step, (name, writer) in enumerate(held_out, 1):
+        pen = pens[name]
+        mine = np.flatnonzero(pen.writers == writer)
+        images = np.array([digit_from_strokes(pen.strokes[i]) for i in mine])
+        labels = pen.labels[mine].astype(np.intp)
+        k_max = min(max(KS), int(np.bincount(labels, minlength=10).min()) - 1)
+        ks = [k for k in KS if k <= k_max] if not quick else [0, 1]
+        progress("adapt", step, len(held_out), f"{name} writer {writer}, k = {', '.join(map(str, ks))}")
+        results = {k: [] for k in ks}
+        for s in seeds:
+            offered, test = split_writer(labels, k_max, np.random.default_rng([seed, s, writer]))
+            for k in ks:
+                adapted, seconds = net, 0.0
+                if k > 0:
+                    started = time.perf_counter()
+                    adapted = corrections.adapt(net, images[offered[k]], labels[offered[k]], mnist.train_images,
+                                                mnist.train_labels, seed=seed * SEEDS + s,
+                                                **({"steps": steps} if steps else {}))
+                    seconds = time.perf_counter() - started
+                results[k].append((1 - accuracy(adapted, images[test], labels[test]),
+                                   1 - accuracy(adapted, test_images, test_labels) - base_mnist_error,
+                                   seconds, len(test)))
+        for k, measured in results.items():
+            writer_error, mnist_change, seconds, tested = np.mean(measured, axis=0)
+            rows.append({"collection": name, "writer": writer, "k": k, "corrections": 10 * k,
+                         "seeds": len(measured), "test_digits": int(tested), "writer_error": writer_error,
+                         "mnist_test_error": base_mnist_error + mnist_change,
+                         "mnist_change_points": 100 * mnist_change, "adapt_seconds": seconds})
     rows += _means(rows)
-    return Result("adapt", rows, lambda fig: _plot(fig, rows), _summary(rows, base_mnist_error))
+    return Result("adapt", rows, lambda fig: _plot(fig, rows), _summary(rows, base_mnist_error, len(test_labels)))
 
 
 def _means(rows: list[dict]) -> list[dict]:
@@ -102,8 +107,9 @@ def _means(rows: list[dict]) -> list[dict]:
     return means
 
 
-def _summary(rows: list[dict], base_mnist_error: float) -> list[str]:
-    lines = [f"the model as given: MNIST test error {base_mnist_error:.2%}"]
+def _summary(rows: list[dict], base_mnist_error: float, mnist_tested: int) -> list[str]:
+    lines = [f"the model as given: MNIST test error {base_mnist_error:.2%} (here and below: on MNIST's first "
+             f"{mnist_tested:,} test images)"]
     for r in (r for r in rows if r["writer"] == "all"):
         lines.append(f"{r['collection']}, k = {r['k']} per class: held-out writers' error {r['writer_error']:.2%}, "
                      f"MNIST test error {r['mnist_test_error']:.2%} ({r['mnist_change_points']:+.2f} points)")
@@ -123,6 +129,7 @@ def _plot(fig, rows: list[dict]) -> None:
     right.axhline(0.0, color="k", lw=0.5)
     left.set(xlabel="corrections given per class (k)", ylabel="error on the writer's other digits (%)",
              title="The writer's own digits")
+    left.set_ylim(bottom=0)  # errors of 0 would otherwise sit mid-axis, above a negative range
     right.set(xlabel="corrections given per class (k)", ylabel="MNIST test error change (points)",
               title="MNIST after adapting (does it forget?)")
     for ax in (left, right):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import mlp
 from ..training import accuracy, fit
-from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, progress, single_threaded
 
 
 def sklearn_models(seed: int, rbf_subset: int) -> dict[str, tuple[object, int | None]]:
@@ -84,14 +84,19 @@ def _row(model: str, library: str, train_size: int, error: float, train_seconds:
 
 
 @single_threaded
-def run(out: Path, quick: bool, seed: int) -> Result:
+def run(out: Path, quick: bool, seed: int, data: Path | None = None) -> Result:
     if quick:
-        splits, rbf_subset, networks = mnist_splits(2000, 10, 1000), 1000, [([32], 2)]
+        splits, rbf_subset, networks = mnist_splits(2000, 10, 1000, data=data), 1000, [([32], 2)]
     else:
-        splits, rbf_subset, networks = mnist_splits(), 10000, [([100], 10), ([800], 10)]
+        splits, rbf_subset, networks = mnist_splits(data=data), 10000, [([100], 10), ([800], 10)]
     models = sklearn_models(seed, rbf_subset)
-    rows = [evaluate_sklearn(name, model, subset, splits) for name, (model, subset) in models.items()]
-    rows += [evaluate_chainrule(hidden, epochs, splits, seed) for hidden, epochs in networks]
+    rows, steps = [], len(models) + len(networks)
+    for name, (model, subset) in models.items():
+        progress("baselines", len(rows) + 1, steps, name)
+        rows.append(evaluate_sklearn(name, model, subset, splits))
+    for hidden, epochs in networks:
+        progress("baselines", len(rows) + 1, steps, f"chainrule 784-{'-'.join(map(str, hidden))}-10")
+        rows.append(evaluate_chainrule(hidden, epochs, splits, seed))
     best = min(rows, key=lambda r: r["test_error"])
     summary = [f"lowest test error: {best['model']} at {best['test_error']:.2%} "
                f"(trained in {best['train_seconds']:.3g} s, {best['predict_us_per_image']:.3g} us per image)"]

@@ -1,4 +1,5 @@
-"""What every experiment shares: its result table, and writing it as CSV, PNG and printed text."""
+"""What every experiment shares: its result table, writing it as CSV, PNG and printed text, and
+its progress lines."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..io import atomic_write
-from ..plots import save_figure
+from ..plots import figure_png
 
 
 @dataclass
@@ -38,13 +39,13 @@ def best_time(fn: Callable[[], object], min_seconds: float) -> float:
     return best
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    """The rows as CSV with a header line, written atomically."""
+def csv_text(rows: list[dict]) -> str:
+    """The rows as CSV with a header line."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
+    return buffer.getvalue()
 
 
 def format_table(rows: list[dict]) -> str:
@@ -65,13 +66,31 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+def result_paths(out: Path, name: str) -> tuple[Path, Path]:
+    """The files an experiment writes: NAME.csv and NAME.png in ``out``."""
+    return out / f"{name}.csv", out / f"{name}.png"
+
+
 def save_result(result: Result, out: Path) -> tuple[Path, Path]:
-    """Write NAME.csv and NAME.png into ``out``; return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, png_path = out / f"{result.name}.csv", out / f"{result.name}.png"
-    write_csv(result.rows, csv_path)
-    save_figure(result.plot, png_path, (10, 6))
+    """Write NAME.csv and NAME.png into ``out`` (created now, not before the work), each atomically;
+    return their paths.
+
+    Both files are made in memory first: drawing the plot takes a while, and a Ctrl-C or a failure
+    during it leaves the old pair. Then the two writes follow each other, so a new file can meet an
+    old one only if the run stops between them; the PNG goes first, so a PNG that cannot be written
+    leaves the CSV alone too."""
+    png = figure_png(result.plot, (10, 6))
+    table = csv_text(result.rows).encode()
+    csv_path, png_path = result_paths(out, result.name)
+    atomic_write(png_path, lambda f: f.write(png))
+    atomic_write(csv_path, lambda f: f.write(table))
     return csv_path, png_path
+
+
+def progress(name: str, step: int, steps: int, what: str) -> None:
+    """A line on stderr as unit ``step`` of ``steps`` of an experiment's work begins, ``depth: relu, 3
+    hidden layer(s) (13 of 20)``: a full run takes minutes, and a silent terminal looks like a hung one."""
+    print(f"{name}: {what} ({step} of {steps})", file=sys.stderr, flush=True)
 
 
 MNIST_SCALING = (33.32, 1 / 78.57, (28, 28))
@@ -88,14 +107,16 @@ class Splits:
     test: tuple
 
 
-def mnist_splits(n_train: int | None = None, n_val: int | None = None, n_test: int | None = None) -> Splits:
-    """The three splits, each cut to its first n images when n is given (quick runs)."""
+def mnist_splits(n_train: int | None = None, n_val: int | None = None, n_test: int | None = None, *,
+                 data: Path | None = None) -> Splits:
+    """The three splits, each cut to its first n images when n is given (quick runs); MNIST from the
+    folder ``data`` if given (``--data``), else where ``load_mnist`` looks."""
     from ..datasets import load_mnist
 
-    data = load_mnist()
-    X, y = data.train_images, data.train_labels
+    mnist = load_mnist(data)
+    X, y = mnist.train_images, mnist.train_labels
     return Splits((X[:55000][:n_train], y[:55000][:n_train]), (X[55000:][:n_val], y[55000:][:n_val]),
-                  (data.test_images[:n_test], data.test_labels[:n_test]))
+                  (mnist.test_images[:n_test], mnist.test_labels[:n_test]))
 
 
 def plain_log_axis(ax, axis: str = "y") -> None:

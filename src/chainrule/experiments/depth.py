@@ -20,7 +20,7 @@ import numpy as np
 from ..init import default_initializer
 from ..network import Network, mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, progress, single_threaded
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -51,19 +51,26 @@ def train_one(activation: str, depth: int, splits, width: int, epochs: int, seed
         "train_seconds": round(time.perf_counter() - t0, 2), "val_error": val_error, "test_error": test_error,
         "grad_first_init": before[0], "grad_last_init": before[-1],
         "grad_first_trained": after[0], "grad_last_trained": after[-1],
+        "grad_per_layer_init": _layers_text(before), "grad_per_layer_trained": _layers_text(after),
     }
     return row, before, after
 
 
+def _layers_text(norms: list[float]) -> str:
+    """Per-layer norms as one CSV cell, layer 1 first: "2.41 3.07 ... 0.91" (3 significant digits)."""
+    return " ".join(f"{norm:.3g}" for norm in norms)
+
+
 @single_threaded
-def run(out: Path, quick: bool, seed: int) -> Result:
+def run(out: Path, quick: bool, seed: int, data: Path | None = None) -> Result:
     if quick:
-        splits, depths, width, epochs = mnist_splits(2000, 500, 1000), [1, 2, 4], 32, 1
+        splits, depths, width, epochs = mnist_splits(2000, 500, 1000, data=data), [1, 2, 4], 32, 1
     else:
-        splits, depths, width, epochs = mnist_splits(), list(range(1, 11)), 100, 3
+        splits, depths, width, epochs = mnist_splits(data=data), list(range(1, 11)), 100, 3
     rows, norms = [], {}
     for activation in ACTIVATIONS:
         for depth in depths:
+            progress("depth", len(rows) + 1, len(ACTIVATIONS) * len(depths), f"{activation}, {depth} hidden layer(s)")
             row, before, after = train_one(activation, depth, splits, width, epochs, seed)
             rows.append(row)
             norms[activation, depth] = (before, after)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..network import mlp
 from ..training import DivergedError, accuracy, fit
-from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, progress, single_threaded
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 
@@ -39,15 +39,17 @@ def sample_setting(rng: np.random.Generator) -> dict:
 
 
 @single_threaded
-def run(out: Path, quick: bool, seed: int) -> Result:
+def run(out: Path, quick: bool, seed: int, data: Path | None = None) -> Result:
     if quick:
-        splits, trials, epochs = mnist_splits(2000, 500, 1000), 4, 1
+        splits, trials, epochs = mnist_splits(2000, 500, 1000, data=data), 4, 1
     else:
-        splits, trials, epochs = mnist_splits(), 20, 3
+        splits, trials, epochs = mnist_splits(data=data), 20, 3
     rng = np.random.default_rng(seed)
     rows, nets = [], []
     for trial in range(1, trials + 1):
         setting = sample_setting(rng)
+        progress("hyperparams", trial, trials, f"learning rate {setting['lr']:.3g}, batch size "
+                 f"{setting['batch_size']}, width {setting['width']}, weight decay {setting['weight_decay']:.2g}")
         net = mlp([784, setting["width"], 10], hidden="relu", output="softmax", loss="cross_entropy",
                   dtype=np.float32, seed=seed + trial, input_scaling=MNIST_SCALING)
         t0 = time.perf_counter()
@@ -70,7 +72,7 @@ def run(out: Path, quick: bool, seed: int) -> Result:
             f"best by validation: trial {best['trial']}, learning rate {best['lr']:.3g}, "
             f"batch size {best['batch_size']}, width {best['width']}, weight decay {best['weight_decay']:.2g}: "
             f"validation error {best['val_error']:.2%}, "
-            f"test error {best['test_error']:.2%} ({epochs} epochs)"))
+            f"test error {best['test_error']:.2%} ({epochs} epoch{'s' if epochs > 1 else ''})"))
     return Result("hyperparams", rows, lambda fig: _plot(fig, rows, best, epochs), summary)
 
 

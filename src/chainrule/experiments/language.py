@@ -26,6 +26,7 @@ import io
 import random
 import time
 import tokenize
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +35,7 @@ import numpy as np
 from .. import activations, layers, losses, network, optimizers, pure, training
 from ..network import mlp
 from ..training import fit
-from .common import Result, best_time, one_thread
+from .common import Result, best_time, one_thread, progress
 
 EPOCH = 60_000  # one epoch: the MNIST training set
 BATCH = 10  # Nielsen's minibatch size
@@ -231,37 +232,47 @@ class Bench:
         return self.row("PyTorch", "float32", batch_size, epoch, seconds, f"torch {torch.__version__} eager")
 
 
-def load_images() -> tuple[np.ndarray, np.ndarray]:
-    """MNIST's training images as rows x / 255 in float64, with their labels."""
+def load_images(data: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training images (from the folder ``data`` if given) as rows x / 255 in float64, with
+    their labels."""
     from ..datasets import load_mnist
 
-    data = load_mnist()
-    X = data.train_images.reshape(len(data.train_images), -1) / 255.0
-    return X, data.train_labels.astype(np.intp)
+    mnist = load_mnist(data)
+    X = mnist.train_images.reshape(len(mnist.train_images), -1) / 255.0
+    return X, mnist.train_labels.astype(np.intp)
 
 
-def run(out: Path, quick: bool, seed: int) -> Result:
+def run(out: Path, quick: bool, seed: int, data: Path | None = None) -> Result:
     """Time every variant on both networks, then other minibatch sizes on the larger one;
     speed-ups are against plain Python on the same network."""
-    X, y = load_images()
+    X, y = load_images(data)
     try:
         import torch  # noqa: F401  (imported before one_thread, which pins its threads too)
         has_torch = True
     except ImportError:
         has_torch = False
     loc = lines_of_code()
+    work = []  # (what, the measurement making its row)
+    for sizes in NETWORKS:
+        bench = Bench(sizes, X, y, quick, seed)
+        name = "-".join(map(str, sizes))
+        skipped = {"network": name, "variant": "PyTorch", "note": "skipped: torch is not installed"}
+        # partial, not lambda: a lambda would read bench and skipped when called, and find the last network's
+        work += [(f"{name}, plain Python", bench.plain_python), (f"{name}, NumPy per sample", bench.per_sample),
+                 (f"{name}, NumPy minibatch float64", partial(bench.chainrule, np.float64)),
+                 (f"{name}, NumPy minibatch float32", partial(bench.chainrule, np.float32)),
+                 (f"{name}, PyTorch", bench.pytorch if has_torch else partial(dict, skipped))]
+    for batch_size in SWEEP:  # on the last (larger) network
+        work.append((f"{name}, NumPy minibatch float32, minibatches of {batch_size}",
+                     partial(bench.chainrule, np.float32, batch_size, predict=False)))
+        if has_torch:
+            work.append((f"{name}, PyTorch, minibatches of {batch_size}",
+                         partial(bench.pytorch, batch_size, predict=False)))
     rows = []
     with one_thread():
-        for sizes in NETWORKS:
-            bench = Bench(sizes, X, y, quick, seed)
-            rows += [bench.plain_python(), bench.per_sample(), bench.chainrule(np.float64), bench.chainrule(np.float32)]
-            rows.append(bench.pytorch() if has_torch else
-                        {"network": rows[-1]["network"], "variant": "PyTorch",
-                         "note": "skipped: torch is not installed"})
-        for batch_size in SWEEP:  # on the last (larger) network
-            rows.append(bench.chainrule(np.float32, batch_size, predict=False))
-            if has_torch:
-                rows.append(bench.pytorch(batch_size, predict=False))
+        for step, (what, measure) in enumerate(work, 1):
+            progress("language", step, len(work), what)
+            rows.append(measure())
     for r in rows:
         reference = next(p for p in rows if p["network"] == r["network"] and p["variant"] == "plain Python")
         r["lines_of_code"] = loc[r["variant"]]

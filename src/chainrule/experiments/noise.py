@@ -21,7 +21,7 @@ import numpy as np
 from ..augment import affine, gaussian_smooth
 from ..network import Network, mlp
 from ..training import accuracy, fit
-from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, single_threaded
+from .common import MNIST_SCALING, Result, mnist_splits, plain_log_axis, progress, single_threaded
 
 LEVELS = {
     "gaussian": [0.0, 0.1, 0.2, 0.3, 0.45, 0.6],
@@ -65,15 +65,17 @@ def train(splits, width: int, epochs: int, seed: int, augment=None) -> Network:
 
 
 @single_threaded
-def run(out: Path, quick: bool, seed: int) -> Result:
+def run(out: Path, quick: bool, seed: int, data: Path | None = None) -> Result:
     if quick:
-        splits, width, epochs = mnist_splits(2000, 10, 1000), 64, 2
+        splits, width, epochs = mnist_splits(2000, 10, 1000, data=data), 64, 2
         levels = {kind: values[::2] for kind, values in LEVELS.items()}
     else:
-        splits, width, epochs, levels = mnist_splits(), 256, 5, LEVELS
+        splits, width, epochs, levels = mnist_splits(data=data), 256, 5, LEVELS
+    progress("noise", 1, len(levels) + 1, "training on clean images")
     clean = train(splits, width, epochs, seed)
     rows = []
     for k, (kind, values) in enumerate(levels.items()):
+        progress("noise", k + 2, len(levels) + 1, f"training with {kind.replace('_', ' ')}, testing both")
         augmented = train(splits, width, epochs, seed, augmentation(kind, values[-1]))
         for level in values:
             X = corrupt(kind, splits.test[0], level, np.random.default_rng([seed, k, int(level * 1000)]))
