@@ -165,7 +165,7 @@ def find_dataset(name: str, path: str | os.PathLike | None = None, download: boo
     title = DATASETS[name]["title"]
     hint = (f"{title} not found in {', '.join(map(str, dirs))}: set CHAINRULE_DATA to a folder holding "
             f"{name}/ with the four IDX files (train-images-idx3-ubyte.gz, ...), or give the folder itself "
-            "(path= in Python, --data on the command line)")
+            "(path= in Python, --data for chainrule train, eval and experiment)")
     if path is not None or not download:
         raise FileNotFoundError(hint)
     return _download(name, hint)
