@@ -1,8 +1,8 @@
 """The "look inside" and "train live" views of the drawing page in Debian's Chromium: the forward
 view follows the pen, unit edits change the lab copy's prediction, the backward view shows the
 library's numbers for the drawing, a gradient step lowers the loss, the confidence view reports the
-MNIST coverage, and live training shows a falling loss. Screenshots (desktop and phone) go to
-artifacts/."""
+MNIST coverage, and live training shows a falling loss, keeps each report once through pause, resume
+and a second page, and its form works as a form. Screenshots (desktop and phone) go to artifacts/."""
 
 from __future__ import annotations
 
@@ -112,12 +112,27 @@ def test_backward_view_shows_the_library_numbers_and_a_step_lowers_the_loss(brow
     assert np.array_equal(np.array(shown["input_gradient"]), expected.input_gradient[0].ravel().astype(np.float64))
     assert page.get_by_test_id("bw-loss").text_content() == f"C = {loss:.5f}"
     page.get_by_test_id("backward-view").screenshot(path=artifacts / "inspect-backward-desktop.png")
+    assert page.locator("#bw-eta-value").text_content() == "0.001"
     page.get_by_test_id("bw-step").click()
     page.wait_for_function("inside.lastStep !== null")
     step = page.evaluate("inside.lastStep")
-    assert step["after"]["loss"] < step["before"]["loss"]
+    assert step["eta"] == 0.001
+    assert step["before"]["loss"] / 4 < step["after"]["loss"] < step["before"]["loss"]  # lower, not gone at once
     assert step["before"]["loss"] == pytest.approx(loss, rel=1e-5)
     assert "after one step" in page.get_by_test_id("bw-step-result").text_content()
+    settle(page)
+    verdict = page.get_by_test_id("fw-verdict")
+    assert "after 1 gradient step" in verdict.text_content() and "Reset the lab copy" in verdict.text_content()
+    page.keyboard.press("Escape")  # the step was this drawing's: its result goes with it
+    settle(page)
+    assert page.get_by_test_id("bw-step-result").text_content() == ""
+    page.keyboard.press("Control+z")  # the same drawing, on the stepped lab copy
+    settle(page)
+    assert "after 1 gradient step" in verdict.text_content()
+    page.get_by_test_id("lab-reset").click()
+    page.wait_for_function("inside.forward.edits.steps === 0")
+    settle(page)
+    assert "gradient step" not in verdict.text_content()
     assert not page.errors
     page.close()
 
@@ -183,3 +198,73 @@ def test_phone_views_fit_the_screen_and_answer_taps(browser, url, sample, artifa
     page.screenshot(path=artifacts / "inspect-phone-full.png", full_page=True)
     assert not page.errors
     page.close()
+
+
+def _start_a_long_run(page, **settings) -> None:
+    """A run of 784-16-10 on MNIST long enough to be paused and stopped, reporting every 100 steps."""
+    form = page.get_by_test_id("train-form")
+    for name, value in {"width": "16", "steps": "100000", "report_every": "100", **settings}.items():
+        form.locator(f"[name={name}]").fill(value)
+    page.get_by_test_id("train-start").click()
+
+
+def _server_steps(page) -> list[int]:
+    return page.evaluate("fetch('/api/train/status').then((r) => r.json()).then((s) => s.reports.map((r) => r.step))")
+
+
+def test_live_training_keeps_each_report_once_through_pause_resume_and_a_second_page(browser, digit_model, mnist,
+                                                                                      tmp_path):
+    """Pause, resume and stop answer with all of the run's reports: a page keeps each once, in step
+    order, as the server has them; so does a second page that stops the run."""
+    with running_server(create_app(net=digit_model, data_dir=tmp_path)) as address:
+        page = open_page(browser, address, DESKTOP)
+        _start_a_long_run(page)
+        page.wait_for_function("training.reports.length >= 3", timeout=30_000)
+        for _ in range(2):
+            page.get_by_test_id("train-pause").click()
+            page.wait_for_function("training.state === 'paused'")
+            reports = page.evaluate("training.reports.length")
+            page.get_by_test_id("train-resume").click()
+            page.wait_for_function(f"training.state === 'running' && training.reports.length >= {reports + 2}")
+        other = open_page(browser, address, DESKTOP)
+        other.wait_for_function("training.reports.length > 0")
+        other.get_by_test_id("train-stop").click()
+        for shown in (other, page):
+            shown.wait_for_function("training.state === 'stopped'", timeout=10_000)
+            steps = shown.evaluate("training.reports.map((r) => r.step)")
+            assert steps == _server_steps(shown) and steps == sorted(set(steps))
+            assert not shown.errors
+            shown.close()
+
+
+def test_train_form_starts_on_enter_names_a_bad_field_and_shows_the_run_after_a_reload(browser, digit_model, mnist,
+                                                                                      tmp_path):
+    with running_server(create_app(net=digit_model, data_dir=tmp_path)) as address:
+        page = open_page(browser, address, DESKTOP)
+        form = page.get_by_test_id("train-form")
+        status = page.get_by_test_id("train-status")
+        form.locator("[name=width]").fill("")
+        form.locator("[name=width]").press("Enter")
+        assert status.text_content() == "width: enter a whole number from 1 to 1024"
+        form.locator("[name=width]").fill("24")
+        form.locator("[name=lr]").fill("20")
+        form.locator("[name=lr]").press("Enter")
+        assert status.text_content() == "lr: enter a number from 0.000001 to 10"
+        assert page.evaluate("training.state") == "idle"  # nothing was sent
+        form.locator("[name=lr]").fill("0.02")
+        form.locator("[name=activation]").select_option("tanh")
+        for name, value in {"steps": "100000", "report_every": "100"}.items():
+            form.locator(f"[name={name}]").fill(value)
+        form.locator("[name=steps]").press("Enter")
+        page.wait_for_function("training.reports.length > 0", timeout=30_000)
+        page.get_by_test_id("train-pause").click()
+        page.wait_for_function("training.state === 'paused'")
+        page.reload()
+        page.wait_for_function("typeof training !== 'undefined' && training.state === 'paused'")
+        shown = {name: form.locator(f"[name={name}]").input_value()
+                 for name in ("width", "lr", "activation", "steps", "report_every")}
+        assert shown == {"width": "24", "lr": "0.02", "activation": "tanh", "steps": "100000", "report_every": "100"}
+        page.get_by_test_id("train-stop").click()
+        page.wait_for_function("training.state === 'stopped'", timeout=10_000)
+        assert not page.errors
+        page.close()

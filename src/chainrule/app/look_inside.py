@@ -43,6 +43,7 @@ class Lab:
         self.scale: dict[tuple[int, int], float] = {}
         self.net = net
         self.version = 0
+        self.steps = 0  # gradient steps taken: the page says so, since they change every answer of the lab
         # edits and steps read the lab's state and replace it: two at once would lose one of them
         self._changing = threading.Lock()
 
@@ -84,6 +85,7 @@ class Lab:
         self.base = self.net = net
         self.off, self.scale = set(), {}
         self.version += 1
+        self.steps += 1
 
     def nbytes(self) -> int:
         """The bytes of the weights this lab holds beyond the drawing pad's model."""
@@ -92,7 +94,8 @@ class Lab:
 
     def edits(self) -> dict:
         return {"off": sorted([k, j] for k, j in self.off),
-                "scale": [[k, j, f] for (k, j), f in sorted(self.scale.items())], "version": self.version}
+                "scale": [[k, j, f] for (k, j), f in sorted(self.scale.items())], "version": self.version,
+                "steps": self.steps}
 
 
 def _check_finite(net: Network) -> None:

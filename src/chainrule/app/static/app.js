@@ -1,18 +1,44 @@
 // chainrule drawing page: a pen pad whose strokes are sent to the server (WebSocket, falling back
 // to POST /api/predict) at most once per animation frame with at most one request in flight; each
 // answer is shown by every view in VIEWS. To add a view, write {init(), render(result)} and add it.
+// While the server cannot be reached the pad says so, hides the answer once the drawing has changed
+// and retries less and less often; once it answers again the drawing is sent again.
 "use strict";
 
 let pad = null;          // the drawing pad (static/pad.js), created in start()
 let roundStrokes = null; // from static/pad.js too
+let minInk = 0;          // pad units: set in start() from the pen width of static/pad.js
 
-const net = { socket: null, socketReady: false, inFlight: false, dirty: false, framePending: false, nextId: 1, sentAt: 0 };
+const net = {
+  socket: null, socketReady: false, socketDelay: 0, inFlight: false, dirty: false, framePending: false,
+  nextId: 1, sentAt: 0,
+  offline: false,     // the last attempt to reach the server failed
+  retryTimer: null,   // while set, no drawing is sent: the timer's frame sends the drawing as it is then
+  retryDelay: 0,
+  problem: "",        // why the drawing on the pad has no answer, other than an unreachable server
+};
+const OFFLINE = "no answer: the server is not reachable — retrying";
+const TOO_LITTLE_INK = "too little ink: draw a digit";
+const RETRY_FIRST_MS = 500, RETRY_LONGEST_MS = 4000;
 let lastResult = null;
 
 function strokesChanged() {
   document.getElementById("hint").classList.toggle("hidden", pad.strokes.length > 0);
   net.dirty = true;
   scheduleFrame();
+}
+
+// A tap or a dot is no digit, yet the network answers it, confidently: a drawing whose strokes together
+// run shorter than minInk, or that fits in a minInk square, is not sent.
+function tooLittleInk(strokes) {
+  let length = 0, left = Infinity, right = -Infinity, top = Infinity, bottom = -Infinity;
+  for (const stroke of strokes) {
+    stroke.forEach(([x, y], i) => {
+      if (i > 0) length += Math.hypot(x - stroke[i - 1][0], y - stroke[i - 1][1]);
+      left = Math.min(left, x); right = Math.max(right, x); top = Math.min(top, y); bottom = Math.max(bottom, y);
+    });
+  }
+  return length < minInk || (right - left < minInk && bottom - top < minInk);
 }
 
 // ---- talking to the server ----------------------------------------------------------------------
@@ -23,51 +49,98 @@ function scheduleFrame() {
 }
 
 // One animation frame: repaint the pad, and send the strokes if they changed and nothing is in flight.
+// A drawing too small to be a digit gets its message at once, without the server, once the pen is up.
 function frame() {
   net.framePending = false;
   pad.redraw();
   if (!net.dirty || net.inFlight) return;
-  net.dirty = false;
-  if (pad.strokes.length === 0) {
-    showResult(null);
-    return;
+  if (pad.strokes.length === 0 || tooLittleInk(pad.strokes)) {
+    net.dirty = false;
+    noAnswer(pad.strokes.length && !pad.drawing ? TOO_LITTLE_INK : "");
+  } else if (net.retryTimer) {
+    if (lastResult || net.problem) noAnswer("");  // the answer or error shown is an older drawing's
+  } else {
+    send();
   }
+}
+
+function send() {
+  net.dirty = false;
   net.inFlight = true;
   net.sentAt = performance.now();
   const message = { id: net.nextId++, strokes: roundStrokes(pad.strokes) };
   if (net.socketReady) {
     net.socket.send(JSON.stringify(message));
   } else {
-    postJSON("/api/predict", message).then(received, failed);
+    postJSON("/api/predict", message).then(received, unreachable);
   }
 }
 
 function received(result) {
   net.inFlight = false;
+  reached();
   if (result.error) {
-    setStatus(result.error);
+    noAnswer(result.error);
   } else if (pad.strokes.length > 0) {
     result.roundTrip = performance.now() - net.sentAt;
+    net.problem = "";
     showResult(result);
+    showNotice();
   }
   if (net.dirty) scheduleFrame();
 }
 
-function failed(error) {
-  net.inFlight = false;
-  setStatus(`server not reachable (${error.message || error}); is chainrule draw still running?`);
+// No answer for the drawing on the pad, for `problem` ("" if none but an unreachable server).
+function noAnswer(problem) {
+  net.problem = problem;
+  showResult(null);
+  showNotice();
 }
 
+function unreachable() {
+  net.inFlight = false;
+  net.dirty = true;  // the drawing still wants its answer: the retry sends it
+  lostServer();
+  scheduleFrame();
+}
+
+function lostServer() {
+  net.offline = true;
+  showNotice();
+  if (net.retryTimer) return;
+  net.retryDelay = Math.min(2 * net.retryDelay || RETRY_FIRST_MS, RETRY_LONGEST_MS);
+  net.retryTimer = setTimeout(() => { net.retryTimer = null; scheduleFrame(); }, net.retryDelay);
+}
+
+function reached() {
+  clearTimeout(net.retryTimer);
+  net.retryTimer = null;
+  net.retryDelay = 0;
+  if (net.offline) { net.offline = false; showNotice(); }
+}
+
+// A socket that was open may have been closed by a restart or a network change: it reconnects at
+// once, and the server counts as lost only when a connection fails. An open socket sends the drawing
+// again, which may have changed, or met another model, while the socket was down.
 function connectSocket() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws`);
-  socket.onopen = () => { net.socket = socket; net.socketReady = true; };
+  socket.onopen = () => {
+    net.socket = socket;
+    net.socketReady = true;
+    net.socketDelay = 0;
+    reached();
+    net.dirty = true;
+    scheduleFrame();
+  };
   socket.onmessage = (event) => received(JSON.parse(event.data));
   socket.onclose = () => {
-    const wasInFlight = net.socketReady && net.inFlight;
+    const wasOpen = net.socketReady;
     net.socketReady = false;
-    if (wasInFlight) { net.inFlight = false; net.dirty = true; scheduleFrame(); }
-    setTimeout(connectSocket, 2000);
+    if (wasOpen && net.inFlight) { net.inFlight = false; net.dirty = true; scheduleFrame(); }
+    if (!wasOpen) lostServer();
+    net.socketDelay = wasOpen ? 0 : Math.min(2 * net.socketDelay || RETRY_FIRST_MS, RETRY_LONGEST_MS);
+    setTimeout(connectSocket, net.socketDelay);
   };
 }
 
@@ -86,12 +159,24 @@ function showResult(result) {
   for (const view of VIEWS) view.render(lastResult);
 }
 
+function noticeText() {
+  return net.problem || (net.offline ? OFFLINE : "");
+}
+
+// Why there is no answer, over the pad where the eye is; the verdict says it too while it shows none.
+function showNotice() {
+  const notice = document.getElementById("pad-notice");
+  notice.textContent = noticeText();
+  notice.hidden = !notice.textContent;
+  if (!lastResult) verdictView.render(null);
+}
+
 const verdictView = {
   init() {},
   render(result) {
     document.getElementById("prediction").textContent = result ? String(result.digit) : "";
     document.getElementById("confidence").textContent =
-      result ? `${(100 * result.confidence).toFixed(1)}% sure` : "draw a digit";
+      result ? `${(100 * result.confidence).toFixed(1)}% sure` : noticeText() || "draw a digit";
     document.getElementById("latency").textContent =
       result ? `server ${result.ms.toFixed(1)} ms · round trip ${result.roundTrip.toFixed(0)} ms` : "";
   },
@@ -185,8 +270,9 @@ const teachView = {
     document.getElementById("adapt").addEventListener("click", adapt);
     document.getElementById("reset").addEventListener("click", resetModel);
   },
+  saving: false,  // a correction is on its way: a second click (a double click) must not save it twice
   render(result) {
-    for (const button of document.getElementById("labels").children) button.disabled = !result;
+    for (const button of document.getElementById("labels").children) button.disabled = !result || teachView.saving;
   },
 };
 
@@ -194,11 +280,21 @@ const VIEWS = [verdictView, padAnswerView, barsView, inputView, teachView];
 
 // ---- teaching: corrections and adaptation ---------------------------------------------------------
 async function correct(label) {
-  if (pad.strokes.length === 0) return;
-  const answer = await postJSON("/api/correct", { strokes: roundStrokes(pad.strokes), label });
-  if (answer.error) return setStatus(answer.error);
-  setStatus(`Saved as a ${label}. ${answer.corrections} correction${answer.corrections === 1 ? "" : "s"} so far.`);
-  pad.clear();
+  if (pad.strokes.length === 0 || teachView.saving) return;
+  teachView.saving = true;
+  teachView.render(lastResult);
+  try {
+    const answer = await postJSON("/api/correct", { strokes: roundStrokes(pad.strokes), label });
+    if (answer.error) return setStatus(answer.error);
+    setStatus(`Saved as a ${label}. ${answer.corrections} correction${answer.corrections === 1 ? "" : "s"} so far.`);
+    pad.clear();
+    showModel(await (await fetch("/api/info")).json());
+  } catch (error) {
+    setStatus(`not saved: the server is not reachable (${error.message})`);
+  } finally {
+    teachView.saving = false;
+    teachView.render(lastResult);
+  }
 }
 
 async function adapt() {
@@ -251,11 +347,15 @@ function setStatus(text) {
 }
 
 // ---- start ----------------------------------------------------------------------------------------
+// Keys for the pad, except where typing goes: a field keeps its own Backspace, Delete, Escape and
+// Ctrl+Z. Each takes back as little as it can (Clear is undone by Undo).
 function onKey(event) {
-  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+  if (event.target.closest("input, select, textarea") || event.target.isContentEditable) return;
+  const undoKey = (event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z";
+  if (undoKey || event.key === "Backspace" || event.key === "Delete") {
     event.preventDefault();
     pad.undo();
-  } else if (["Escape", "Delete", "Backspace"].includes(event.key) && !event.target.closest("input, textarea")) {
+  } else if (event.key === "Escape") {
     event.preventDefault();
     pad.clear();
   }
@@ -267,12 +367,14 @@ async function start() {
   showResult(null);
   const shared = await import("/static/pad.js");
   roundStrokes = shared.roundStrokes;
+  minInk = 3 * shared.PEN * shared.UNITS;  // three pen widths: a short 1 is longer
   pad = shared.createPad(document.getElementById("pad"), strokesChanged);
   document.getElementById("undo").addEventListener("click", pad.undo);
   document.getElementById("clear").addEventListener("click", pad.clear);
   document.addEventListener("keydown", onKey);
   connectSocket();
-  fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); showShare(info); });
+  fetch("/api/info").then((r) => r.json()).then((info) => { showModel(info); showAdaptStatus(info.adapt); showShare(info); },
+                                                lostServer);
 }
 
 start();

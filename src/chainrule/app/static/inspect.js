@@ -53,8 +53,13 @@ function gridShape(element, n) {
 // ---- talking to the server (one request chain at a time, the newest drawing wins) -----------------
 function insideRender(result) {
   inside.image = result ? result.image : null;
+  if (inside.lastStep && !sameImage(inside.lastStep.image, inside.image)) showStep(null);  // it was another drawing's
   inside.dirty = true;
   pumpInside();
+}
+
+function sameImage(a, b) {
+  return !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 async function pumpInside() {
@@ -119,13 +124,19 @@ function buildForward(layers) {
   root.dataset.shape = layers.map((l) => l.a.length).join("-");
 }
 
+// What the lab copy says, and how it differs from the pad's model: a gradient step changes every
+// weight, so its answers may differ on every drawing until the lab copy is reset.
+function forwardVerdict(fw) {
+  const { off, scale, steps } = fw.edits;
+  const edited = off.length + scale.length ? ` with ${off.length} unit(s) off and ${scale.length} scaled` : "";
+  const stepped = steps ? `, after ${steps} gradient step${steps === 1 ? "" : "s"} on it (“Reset the lab copy” below undoes them)` : "";
+  return `the lab copy says ${fw.digit} (${(100 * fw.probabilities[fw.digit]).toFixed(1)}%)${edited}${stepped}`;
+}
+
 function renderForward() {
   const fw = inside.forward;
   const root = document.getElementById("fw-layers");
-  const verdict = document.getElementById("fw-verdict");
-  verdict.textContent = fw && inside.image
-    ? `the lab copy says ${fw.digit} (${(100 * fw.probabilities[fw.digit]).toFixed(1)}%)${fw.edits.off.length + fw.edits.scale.length ? ` with ${fw.edits.off.length} unit(s) off and ${fw.edits.scale.length} scaled` : ""}`
-    : "";
+  document.getElementById("fw-verdict").textContent = fw && inside.image ? forwardVerdict(fw) : "";
   if (!fw || !inside.image) {
     root.querySelectorAll(".unit").forEach((cell) => { cell.style.background = ""; cell.classList.remove("on"); });
     root.querySelectorAll(".bar").forEach((bar) => { bar.style.height = "0"; });
@@ -219,7 +230,7 @@ async function editUnit(k, j, change) {
 
 async function resetLab() {
   await postJSON("/api/inspect/reset", { session: inside.session });
-  document.getElementById("bw-step-result").textContent = "";
+  showStep(null);
   refreshInside();
 }
 
@@ -288,15 +299,20 @@ function etaValue() { return Number((10 ** Number(document.getElementById("bw-et
 
 async function gradientStep() {
   if (!inside.image || inside.label === null) return;
-  const eta = etaValue();
-  const answer = await postJSON("/api/inspect/step", { session: inside.session, image: inside.image, label: inside.label, eta });
-  const out = document.getElementById("bw-step-result");
-  if (answer.error) { out.textContent = answer.error; return; }
-  inside.lastStep = answer;
-  const say = (s) => `says ${s.digit} (${(100 * s.probabilities[s.digit]).toFixed(1)}%), C = ${fmt(s.loss, 5)}`;
-  out.innerHTML = `<span>before: ${say(answer.before)}</span> <span class="arrow">→</span> <span>after one step with η = ${eta}: ${say(answer.after)}</span>`;
-  out.classList.toggle("better", answer.after.loss < answer.before.loss);
+  const image = inside.image;
+  const answer = await postJSON("/api/inspect/step", { session: inside.session, image, label: inside.label, eta: etaValue() });
+  if (answer.error) { document.getElementById("bw-step-result").textContent = answer.error; return; }
+  showStep({ ...answer, image });
   refreshInside();
+}
+
+// The last step's loss before and after, with the drawing it was taken on (null: none to show).
+function showStep(step) {
+  inside.lastStep = step;
+  const out = document.getElementById("bw-step-result");
+  const say = (s) => `says ${s.digit} (${(100 * s.probabilities[s.digit]).toFixed(1)}%), C = ${fmt(s.loss, 5)}`;
+  out.innerHTML = step ? `<span>before: ${say(step.before)}</span> <span class="arrow">→</span> <span>after one step with η = ${step.eta}: ${say(step.after)}</span>` : "";
+  out.classList.toggle("better", !!step && step.after.loss < step.before.loss);
 }
 
 // ---- confidence view -----------------------------------------------------------------------------

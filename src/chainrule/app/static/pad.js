@@ -7,8 +7,9 @@ export const PEN = 0.028;  // pen width as a share of the pad's width
 
 // A pad on `canvas`; onChange() runs after every change of the strokes. Returns the pad: its
 // `strokes` and `drawing` (the stroke under the pointer, or null), and undo(), clear(), redraw().
+// Undo takes back the last stroke, or on an empty pad the last clear: a slip on Clear loses nothing.
 export function createPad(canvas, onChange) {
-  const pad = { canvas, ctx: null, strokes: [], drawing: null, pointerId: null };
+  const pad = { canvas, ctx: null, strokes: [], drawing: null, pointerId: null, cleared: [] };
 
   function resize() {
     const rect = canvas.getBoundingClientRect();
@@ -19,9 +20,12 @@ export function createPad(canvas, onChange) {
     pad.redraw();
   }
 
+  // Pointer capture keeps a stroke going off the pad's edge: its points are held at the edge, so that
+  // the strokes sent are the ink the pad shows.
   function padPoint(event) {
     const rect = canvas.getBoundingClientRect();
-    return [((event.clientX - rect.left) / rect.width) * UNITS, ((event.clientY - rect.top) / rect.height) * UNITS];
+    const clamp = (v) => Math.min(UNITS, Math.max(0, v));
+    return [clamp(((event.clientX - rect.left) / rect.width) * UNITS), clamp(((event.clientY - rect.top) / rect.height) * UNITS)];
   }
 
   function onPointerDown(event) {
@@ -64,11 +68,13 @@ export function createPad(canvas, onChange) {
 
   pad.undo = () => {
     if (pad.drawing) return;
-    pad.strokes.pop();
+    if (pad.strokes.length) pad.strokes.pop();
+    else if (pad.cleared.length) pad.strokes = pad.cleared.pop();
     onChange();
   };
 
   pad.clear = () => {
+    if (pad.strokes.length) pad.cleared.push(pad.strokes);
     pad.strokes = [];
     pad.drawing = null;
     onChange();

@@ -1,27 +1,58 @@
 // chainrule drawing page, "train live": starts one training run on the server (/api/train/*), polls
 // its reports (training and validation loss and accuracy, the first layer's weights, each layer's
-// gradient norm) and draws them; pause, resume, stop, and use the trained model for drawing.
+// gradient norm) and draws them; pause, resume, stop, and use the trained model for drawing. The
+// run lives in the server: polling goes on, less often, while the server cannot be reached.
 "use strict";
 
 const training = { reports: [], weights: [], state: "idle", polling: false, config: null };
+const ACTIVE = ["loading", "running", "paused"];
+const POLL_MS = 400, POLL_LONGEST_MS = 4000;
 
-function trainSettings() {
-  const form = document.getElementById("train-form");
-  const value = (name) => form.elements[name].value;
-  return {
-    dataset: value("dataset"), activation: value("activation"),
-    width: parseInt(value("width"), 10), depth: parseInt(value("depth"), 10),
-    lr: Number(value("lr")), momentum: Number(value("momentum")),
-    steps: parseInt(value("steps"), 10), report_every: parseInt(value("report_every"), 10),
-    augment: form.elements.augment.checked,
-  };
+// The first number field outside its range, as a message that names it, or "".
+function formProblem(form) {
+  for (const input of form.querySelectorAll("input[type=number]")) {
+    const value = Number(input.value), whole = input.step !== "any";
+    if (input.value === "" || (whole && !Number.isInteger(value)) || value < Number(input.min) || value > Number(input.max)) {
+      return `${input.name}: enter ${whole ? "a whole number" : "a number"} from ${input.min} to ${input.max}`;
+    }
+  }
+  return "";
 }
 
-async function trainAction(action) {
-  const answer = action === "start" ? await postJSON("/api/train/start", trainSettings())
-                                    : await postJSON(`/api/train/${action}`);
+function trainSettings(form) {
+  const settings = { dataset: form.elements.dataset.value, activation: form.elements.activation.value,
+                     augment: form.elements.augment.checked };
+  for (const input of form.querySelectorAll("input[type=number]")) settings[input.name] = Number(input.value);
+  return settings;
+}
+
+// The form shows the settings of the run the server has (after a reload, or one another page started).
+function fillForm(form, config) {
+  for (const [name, value] of Object.entries(config)) {
+    const field = form.elements[name];
+    if (field && field.type === "checkbox") field.checked = value;
+    else if (field) field.value = String(value);
+  }
+}
+
+function startTraining() {
+  const form = document.getElementById("train-form");
+  const problem = formProblem(form);
+  if (problem) { document.getElementById("train-status").textContent = problem; return; }
+  trainAction("start", trainSettings(form));
+}
+
+async function trainAction(action, settings) {
+  let answer;
+  try {
+    answer = await postJSON(`/api/train/${action}`, settings);
+  } catch (error) {
+    showTrainingLost(error);
+    pollTraining();  // it says when the server is back
+    return;
+  }
   if (answer.error) { document.getElementById("train-status").textContent = answer.error; return; }
-  if (action === "start") { training.reports = []; training.weights = []; }
+  if (action === "start") training.weights = [];
   if (action === "use") {
     document.getElementById("train-status").textContent = answer.message;
     net.dirty = true;
@@ -30,31 +61,65 @@ async function trainAction(action) {
     loadCoverage();
     return;
   }
-  showTraining(answer);
+  showTraining(answer, 0);
   pollTraining();
+}
+
+async function trainingStatus(since) {
+  const status = await (await fetch(`/api/train/status?since=${since}`)).json();
+  if (status.error) throw new Error(status.error);
+  return status;
 }
 
 async function pollTraining() {
   if (training.polling) return;
   training.polling = true;
+  let wait = POLL_MS;
   try {
     while (true) {
-      const status = await (await fetch(`/api/train/status?since=${training.reports.length}`)).json();
-      showTraining(status);
-      if (!["loading", "running", "paused"].includes(status.state)) break;
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      const since = training.reports.length;
+      try {
+        const status = await trainingStatus(since);
+        showTraining(status, since);
+        if (!ACTIVE.includes(status.state)) break;
+        wait = POLL_MS;
+      } catch (error) {
+        showTrainingLost(error);
+        wait = Math.min(2 * wait, POLL_LONGEST_MS);
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   } finally {
     training.polling = false;
   }
 }
 
-function showTraining(status) {
-  training.reports.push(...status.reports);
+function showTrainingLost(error) {
+  const el = document.getElementById("train-status");
+  const reason = error instanceof TypeError ? "the server is not reachable" : error.message;  // fetch's TypeError: no connection
+  el.textContent = `no news of the run: ${reason} — retrying`;
+  el.dataset.state = "unreachable";
+  for (const button of document.querySelectorAll(".train-buttons button")) button.disabled = true;
+}
+
+// The reports of an answer that holds those from number `since` on replace ours from there (pause,
+// resume and stop answer with all of them): none is counted twice. A step behind our last report's
+// is another run's: our reports are dropped, and the next poll asks for all of its reports.
+function mergeReports(status, since) {
+  const last = training.reports[training.reports.length - 1];
+  const otherRun = last && status.step < last.step;
+  training.reports = otherRun && since > 0 ? [] : training.reports.slice(0, since).concat(status.reports);
+}
+
+function showTraining(status, since) {
+  mergeReports(status, since);
   if (status.weights.length) training.weights = status.weights;
+  if (status.config && JSON.stringify(status.config) !== JSON.stringify(training.config)) {
+    fillForm(document.getElementById("train-form"), status.config);
+  }
   training.state = status.state;
   training.config = status.config;
-  const active = ["loading", "running", "paused"].includes(status.state);
+  const active = ACTIVE.includes(status.state);
   const buttons = { start: !active, pause: status.state === "running", resume: status.state === "paused",
                     stop: active, use: training.reports.length > 0 && status.config && status.config.dataset === "mnist" };
   for (const [name, enabled] of Object.entries(buttons)) document.getElementById(`train-${name}`).disabled = !enabled;
@@ -136,11 +201,12 @@ function drawGradientNorms() {
     `<div class="norm-row"><span>W<sup>(${k + 1})</sup></span><span class="track"><span class="fill" style="width:${(100 * (logs[k] - lo + 0.1) / (hi - lo + 0.1)).toFixed(1)}%"></span></span><span class="value">${v.toExponential(2)}</span></div>`).join("");
 }
 
+// Start is the form's submit button: a click on it, or Enter in a field, submits the form.
 function initTraining() {
-  for (const action of ["start", "pause", "resume", "stop", "use"]) {
+  for (const action of ["pause", "resume", "stop", "use"]) {
     document.getElementById(`train-${action}`).addEventListener("click", () => trainAction(action));
   }
-  document.getElementById("train-form").addEventListener("submit", (event) => { event.preventDefault(); trainAction("start"); });
+  document.getElementById("train-form").addEventListener("submit", (event) => { event.preventDefault(); startTraining(); });
   new ResizeObserver(drawTrainingChart).observe(document.getElementById("train-chart"));
   pollTraining();
 }
