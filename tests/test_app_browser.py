@@ -247,7 +247,8 @@ def test_wrong_answer_is_saved_as_a_correction(browser, url, samples, data_dir):
     before = len(corrections.load_samples(data_dir)[1])
     page.get_by_test_id("label-3").dblclick()  # saved once: the buttons wait for the first save
     page.wait_for_function("document.querySelector('[data-testid=teach-status]').textContent.startsWith('Saved')")
-    page.wait_for_function(f"document.getElementById('model-info').textContent.includes('{before + 1} saved correction')")
+    page.wait_for_function(
+        f"document.getElementById('model-info').textContent.includes('{before + 1} saved correction')")
     page.wait_for_timeout(300)  # a second save would have landed by now
     images, labels = corrections.load_samples(data_dir)
     assert len(labels) == before + 1 and labels[-1] == 3

@@ -173,7 +173,8 @@ def test_live_training_shows_a_falling_loss_and_its_model_can_draw(browser, digi
         assert page.evaluate("document.getElementById('train-weights').width") > 100  # 16 weight images drawn
         page.get_by_test_id("train-view").screenshot(path=artifacts / "train-live-desktop.png")
         page.get_by_test_id("train-use").click()
-        page.wait_for_function("document.getElementById('model-info').textContent.includes('adapted copy 784–24–10')")
+        page.wait_for_function(
+            "document.getElementById('model-info').textContent.includes('adapted copy 784–24–10')")
         assert not page.errors
         page.close()
 

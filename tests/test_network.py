@@ -221,7 +221,8 @@ def test_jacobian_rejects_a_wrong_sized_input(classifier):
     ({"sizes": [4, 2], "input_scaling": (np.zeros(4), 1.0, (2, 2))},
      r"two numbers, a finite offset and a finite nonzero scale \(one for every pixel\), got an array of shape \(4,\)"),
     ({"sizes": [784, 2], "input_scaling": (0, 1, (-28, -28))}, r"tuple of positive integers.*got \(-28, -28\)"),
-    ({"sizes": [4, 2], "input_scaling": (0, 1)}, r"input_scaling must be a tuple \(offset, scale, input_shape\), got 2"),
+    ({"sizes": [4, 2], "input_scaling": (0, 1)},
+     r"input_scaling must be a tuple \(offset, scale, input_shape\), got 2"),
 ])
 def test_mlp_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

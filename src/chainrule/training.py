@@ -116,6 +116,14 @@ class BestParameters:
         for p, saved in zip(self.params, self.saved or []):
             p[...] = saved
 
+    def restored_after(self, err: DivergedError, epoch: int | None) -> DivergedError:
+        """The error to raise when training diverged: with parameters kept (``keep_best``, at ``epoch``)
+        they are written back, so that the run's best outlives its divergence, and the message says so."""
+        if self.saved is None:
+            return err
+        self.restore()
+        return DivergedError(f"{err}; the parameters of epoch {epoch}, the best on validation, are restored")
+
 
 Step = Callable[..., tuple[float, np.ndarray]]
 
@@ -178,11 +186,7 @@ def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_s
                 history.stopped_early = "time budget"
                 break
     except DivergedError as err:
-        if best.saved is None:
-            raise
-        best.restore()  # keep_best: the run's best parameters outlive its divergence
-        raise DivergedError(f"{err}; the parameters of epoch {history.best_epoch}, the best on validation, "
-                            "are restored") from None
+        raise best.restored_after(err, history.best_epoch) from None
     finally:
         bar.close()
     best.restore()
