@@ -130,23 +130,20 @@ Step = Callable[..., tuple[float, np.ndarray]]
 
 def fit(net: Network, X: np.ndarray, Y: np.ndarray, *, epochs: int = 10, batch_size: int = 32,
         optimizer: Optimizer | str = "sgd", lr: float | None = None, momentum: float | None = None,
-        weight_decay: float | None = None,
-        schedule: str = "constant", validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-        time_budget: float | None = None, augment: Augment | None = None, keep_best: bool = False,
-        seed: int | None = 0, progress: bool = True,
+        weight_decay: float | None = None, schedule: str = "constant",
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None, time_budget: float | None = None,
+        augment: Augment | None = None, keep_best: bool = False, seed: int | None = 0, progress: bool = True,
         callback: Callable[[int, History, Network], bool | None] | None = None, start_epoch: int = 0,
         history: History | None = None, step: Step = train_step) -> History:
     """Train ``net`` in place by minibatch gradient descent and return its History.
 
-    ``optimizer`` is an Optimizer (which holds its own rate) or one of "sgd", "momentum", "nesterov",
-    "adam", built with ``lr`` (default 0.1), ``momentum`` (not for Adam) and ``weight_decay``.
-    ``augment(batch, rng)`` transforms each training batch.
-    ``time_budget`` (seconds) sets the schedule's length and stops training when spent.
-    ``keep_best`` restores the parameters of the epoch with the best validation loss at the end, or
-    when the loss diverges after that epoch.
-    ``callback(epoch, history, net)`` runs after each epoch; returning True stops training.
-    ``step`` takes each step (``train_step``, or ``chainrule.fused.train_step``, the same steps).
-    Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
+    ``optimizer`` is an Optimizer (holding its own rate) or one of "sgd", "momentum", "nesterov", "adam",
+    built with ``lr`` (default 0.1), ``momentum`` (not for Adam) and ``weight_decay``. ``augment(batch, rng)``
+    transforms each training batch. ``time_budget`` (seconds) sets the schedule's length and stops training
+    when spent. ``keep_best`` restores the parameters of the epoch with the best validation loss at the end,
+    or when a later epoch diverges. ``callback(epoch, history, net)`` runs after each epoch; returning True
+    stops training. ``step`` takes each step (``train_step``, or ``chainrule.fused.train_step``, the same
+    steps). Raises DivergedError (with a hint to lower the learning rate) when the loss becomes NaN or inf."""
     X, Y, validation, optimizer = _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, momentum,
                                            weight_decay, schedule, time_budget, start_epoch, augment, callback,
                                            keep_best, seed)
