@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = dict(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
 PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True)
+LANDSCAPE = dict(viewport={"width": 667, "height": 375}, device_scale_factor=2, has_touch=True, is_mobile=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,46 @@ def test_empty_page_asks_for_a_digit(browser, url, artifacts):
     page = open_page(browser, url, DESKTOP)
     assert page.get_by_test_id("prediction").text_content() == ""
     assert page.get_by_test_id("confidence").text_content() == "draw a digit"
+    hint = page.evaluate("getComputedStyle(document.getElementById('hint')).color")
+    assert _contrast_on_white(hint) >= 4.5  # WCAG AA for normal text
     page.screenshot(path=artifacts / "draw-empty.png")
+    assert not page.errors
+    page.close()
+
+
+def _contrast_on_white(color: str) -> float:
+    """The WCAG contrast ratio of a CSS ``rgb(r, g, b)`` colour on white."""
+    channels = np.array(color[color.index("(") + 1:color.index(")")].split(",")[:3], dtype=float) / 255
+    linear = np.where(channels <= 0.03928, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return 1.05 / (float(linear @ [0.2126, 0.7152, 0.0722]) + 0.05)
+
+
+COUNT_CHANGES = """(ids) => { window.changes = Object.fromEntries(ids.map((id) => [id, 0]));
+  for (const id of ids) new MutationObserver(() => window.changes[id]++).observe(document.getElementById(id),
+    {childList: true, characterData: true, subtree: true}); }"""
+
+
+def test_screen_readers_hear_the_answer_once_the_pen_is_up(browser, url, samples):
+    """The result card changes at every frame while the pen moves: no live region covers it. A
+    short status ("7, 98% sure") is silent mid-stroke and changes once when the pen is lifted."""
+    page = open_page(browser, url, DESKTOP)
+    assert page.locator(".result[aria-live]").count() == 0
+    assert page.get_by_test_id("answer-status").get_attribute("role") == "status"
+    page.evaluate(COUNT_CHANGES, ["answer-status", "confidence"])
+    paths, _ = samples[0]
+    points = np.concatenate(place(paths, page.get_by_test_id("canvas").bounding_box()))
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y)
+        page.wait_for_timeout(10)
+    page.wait_for_function("window.changes.confidence >= 3")  # the card followed the pen
+    assert page.evaluate("window.changes['answer-status']") == 0
+    page.mouse.up()
+    shown = settled_prediction(page)
+    confidence = page.evaluate("lastResult.confidence")
+    assert page.get_by_test_id("answer-status").text_content() == f"{shown}, {100 * confidence:.0f}% sure"
+    assert page.evaluate("window.changes['answer-status']") == 1
     assert not page.errors
     page.close()
 
@@ -262,9 +302,48 @@ def _inside(inner: dict, outer: dict) -> bool:
             and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
 
 
+def _overlaps(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def _ink_at(page, point) -> int:
+    """The alpha of the pad's canvas pixel under ``point`` (pad units)."""
+    return page.evaluate("""([x, y]) => { const c = document.getElementById('pad'), s = c.width / 1000;
+      return c.getContext('2d').getImageData(Math.round(x * s), Math.round(y * s), 1, 1).data[3]; }""", list(point))
+
+
+def test_landscape_phone_shows_the_whole_pad_and_its_buttons(browser, url, samples, artifacts):
+    """At 667x375 the pad is no taller than the screen less its toolbar: scrolled to, the whole pad,
+    Undo, Clear and the answer fit on the screen. Turned to 375x667, the pad grows and redraws its
+    strokes at the new size; the answer, below the pad, covers none of it."""
+    page = open_page(browser, url, LANDSCAPE)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 667
+    page.evaluate("document.querySelector('.card.pad').scrollIntoView()")
+    canvas = page.get_by_test_id("canvas")
+    paths, _ = samples[0]
+    draw_with_touch(page, place(paths, canvas.bounding_box(), 0.6))
+    settled_prediction(page)
+    screen = {"x": 0, "y": 0, "width": 667, "height": 375}
+    for part in ("canvas", "undo", "clear", "pad-answer"):
+        assert _inside(page.get_by_test_id(part).bounding_box(), screen), part
+    assert not _overlaps(page.get_by_test_id("pad-answer").bounding_box(), canvas.bounding_box())
+    page.screenshot(path=artifacts / "draw-phone-landscape.png")
+    middle = page.evaluate("pad.strokes[0][Math.floor(pad.strokes[0].length / 2)]")
+    assert _ink_at(page, middle) > 0
+    width = canvas.bounding_box()["width"]
+    page.set_viewport_size({"width": 375, "height": 667})
+    page.wait_for_function(f"document.getElementById('pad').width === Math.round({2 * canvas.bounding_box()['width']})")
+    assert canvas.bounding_box()["width"] > width and _ink_at(page, middle) > 0  # the same ink, scaled
+    assert not _overlaps(page.get_by_test_id("pad-answer").bounding_box(), canvas.bounding_box())
+    page.screenshot(path=artifacts / "draw-phone-portrait-375.png")
+    assert not page.errors
+    page.close()
+
+
 def test_phone_keeps_the_answer_in_sight_while_drawing(browser, url, samples, artifacts):
     """At 390x844 the result card lies below the pad, off screen: a compact answer (digit,
-    probability, ten bars) sits over the pad's corner and follows the finger mid-stroke."""
+    probability, ten bars) sits beside Undo and Clear, off the ink, and follows the finger mid-stroke."""
     page = open_page(browser, url, PHONE)
     screen = {"x": 0, "y": 0, "width": 390, "height": 844}
     canvas = page.get_by_test_id("canvas")
@@ -281,7 +360,7 @@ def test_phone_keeps_the_answer_in_sight_while_drawing(browser, url, samples, ar
     answer = page.get_by_test_id("pad-answer")
     assert page.evaluate("pad.strokes.length") >= 1 and answer.is_visible()  # the finger is still down
     box = answer.bounding_box()
-    assert _inside(box, screen) and _inside(box, canvas.bounding_box())
+    assert _inside(box, screen) and not _overlaps(box, canvas.bounding_box())  # it covers no ink
     assert box["width"] < canvas.bounding_box()["width"] / 3  # compact: the pad stays free to draw on
     page.screenshot(path=artifacts / "draw-phone-mid-stroke.png")
     for point in touch[len(touch) * 2 // 3:]:
@@ -371,6 +450,10 @@ def test_pad_through_a_server_outage(browser, digit_model, tmp_path, samples, ar
     notice = "no answer: the server is not reachable — retrying"
     assert page.get_by_test_id("pad-notice").text_content() == notice
     assert page.get_by_test_id("prediction").text_content() == label  # still this drawing's answer
+    page.get_by_test_id("bw-label-0").click()  # the backward view asks the server, and is told it is away
+    page.wait_for_function("!document.getElementById('fw-status').hidden", timeout=3000)
+    assert "server not reachable" in page.get_by_test_id("fw-status").text_content()
+    page.evaluate("window.scrollTo(0, 0)")  # the click scrolled to the button: the pad goes back where it was
     posts = []
     page.on("request", lambda request: posts.append(request.url) if request.url.endswith("/api/predict") else None)
     bar = _bar_under(placed[0])
@@ -387,6 +470,7 @@ def test_pad_through_a_server_outage(browser, digit_model, tmp_path, samples, ar
     with serving(app, port):
         page.wait_for_function(f"{NOTICE}.hidden && document.getElementById('prediction').textContent !== ''",
                                timeout=10_000)
+        page.wait_for_function("document.getElementById('fw-status').hidden")  # the forward view's notice too
         assert page.evaluate("pad.strokes.length") == len(paths) + 1
         page.evaluate("pad.strokes.push(Array.from({length: 30000}, (_, i) => [300 + i % 400, 200 + i / 50]));"
                       "strokesChanged()")

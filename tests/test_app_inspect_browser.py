@@ -87,6 +87,47 @@ def test_forward_view_follows_the_pen_and_unit_edits_change_the_lab_prediction(b
     page.close()
 
 
+def _focused(page) -> str | None:
+    return page.evaluate("document.activeElement.dataset.testid || document.activeElement.getAttribute('aria-label')")
+
+
+def test_forward_units_are_one_tab_stop_and_their_controls_keep_the_focus(browser, url, sample):
+    """The unit grid is one tab stop (roving tabindex): arrows move between units, Enter selects, Tab
+    goes on to the unit's controls; the scale slider keeps the focus through the answers to its
+    edits, so that four arrow presses scale the weights by four steps."""
+    page = open_page(browser, url, DESKTOP)
+    draw_with_mouse(page, place(sample[0], page.get_by_test_id("canvas").bounding_box()))
+    settle(page)
+    tab_stops = "document.querySelectorAll('#fw-layers .unit:not([tabindex=\"-1\"])').length"
+    assert page.evaluate(tab_stops) == 1
+    page.get_by_test_id("fw-layer-0").locator(".unit").nth(3).click()
+    page.keyboard.press("ArrowRight")
+    assert _focused(page) == "layer 1 unit 4" and page.evaluate(tab_stops) == 1
+    page.keyboard.press("ArrowDown")  # a row further down
+    columns = int(page.get_by_test_id("fw-layer-0").get_attribute("data-columns"))
+    assert _focused(page) == f"layer 1 unit {4 + columns}"
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"inside.selected[1] === {4 + columns}")
+    settle(page)
+    tabs = 0
+    while _focused(page) != "fw-scale":
+        page.keyboard.press("Tab")
+        tabs += 1
+        assert tabs <= 3, "the unit's controls are more than three Tab presses past the grid"
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"inside.forward.edits.scale.some(([k, j, s]) => j === {4 + columns} && s === 0.8)")
+    settle(page)
+    assert _focused(page) == "fw-scale" and page.get_by_test_id("fw-scale").input_value() == "0.8"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press(" ")  # the "switch off" checkbox, in place through the answer too
+    page.wait_for_function("inside.forward.edits.off.length === 1")
+    settle(page)
+    assert _focused(page) == "fw-off" and page.get_by_test_id("fw-off").is_checked()
+    assert not page.errors
+    page.close()
+
+
 def test_backward_view_shows_the_library_numbers_and_a_step_lowers_the_loss(browser, url, sample, digit_model,
                                                                             artifacts):
     page = open_page(browser, url, DESKTOP)

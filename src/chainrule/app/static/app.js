@@ -183,7 +183,8 @@ const verdictView = {
 };
 
 // On a phone the result card lies below the pad, off screen while drawing: a compact answer (the
-// digit, its probability and ten tiny bars) sits over the pad's corner instead (style.css shows it).
+// digit, its probability and ten tiny bars) sits beside Undo and Clear instead, under the pad and
+// clear of the ink (style.css shows it).
 const padAnswerView = {
   init() {
     const strip = document.getElementById("pad-bars");
@@ -198,6 +199,18 @@ const padAnswerView = {
       bars[k].style.height = `${result ? (100 * result.probabilities[k]).toFixed(0) : 0}%`;
       bars[k].classList.toggle("best", !!result && k === result.digit);
     }
+  },
+};
+
+// What a screen reader says: the result card changes at every frame while the pen moves, so a live
+// region over it would talk all the time. This short text changes only once the pen is up.
+const announceView = {
+  init() {},
+  render(result) {
+    if (pad && pad.drawing) return;
+    const status = document.getElementById("answer-status");
+    const text = result ? `${result.digit}, ${(100 * result.confidence).toFixed(0)}% sure` : "";
+    if (status.textContent !== text) status.textContent = text;
   },
 };
 
@@ -276,7 +289,7 @@ const teachView = {
   },
 };
 
-const VIEWS = [verdictView, padAnswerView, barsView, inputView, teachView];
+const VIEWS = [verdictView, announceView, padAnswerView, barsView, inputView, teachView];
 
 // ---- teaching: corrections and adaptation ---------------------------------------------------------
 async function correct(label) {

@@ -16,6 +16,7 @@ const inside = {
   pinned: false,
   lastStep: null,
   weights: new Map(), // "version:unit" -> first-layer weights
+  edits: Promise.resolve(),  // unit edits run one after another: the lab copy gets them in the order made
   coverage: null,
 };
 
@@ -75,13 +76,14 @@ async function pumpInside() {
   const body = { session: inside.session, image: inside.image };
   try {
     const forward = await postJSON("/api/inspect/forward", body);
+    showForwardStatus(forward.error || "");
     if (!forward.error) { inside.forward = forward; renderForward(); }
     if (inside.label !== null && !inside.dirty) {
       const backward = await postJSON("/api/inspect/backward", { ...body, label: inside.label });
       if (!backward.error) { inside.backward = backward; renderBackward(); }
     }
   } catch (error) {
-    document.getElementById("fw-unit").textContent = `server not reachable (${error.message || error})`;
+    showForwardStatus(unreachableText(error));
   } finally {
     inside.busy = false;
     if (inside.dirty) pumpInside();
@@ -89,6 +91,15 @@ async function pumpInside() {
 }
 
 function refreshInside() { inside.dirty = true; pumpInside(); }
+
+const unreachableText = (error) => `server not reachable (${error.message || error})`;
+
+// Under the unit panel, so that a message never replaces the unit's controls; "" hides it.
+function showForwardStatus(text) {
+  const status = document.getElementById("fw-status");
+  status.textContent = text;
+  status.hidden = !text;
+}
 
 // ---- forward view --------------------------------------------------------------------------------
 function layerTitle(k, count, activation) {
@@ -113,6 +124,7 @@ function buildForward(layers) {
       cell.dataset.layer = k;
       cell.dataset.unit = j;
       cell.setAttribute("aria-label", `layer ${k + 1} unit ${j}`);
+      cell.tabIndex = -1;
       if (output) cell.innerHTML = `<span class="bar"></span><span class="bar-label">${j}</span>`;
       cell.addEventListener("pointerenter", () => { if (!inside.pinned) selectUnit(k, j); });
       cell.addEventListener("click", () => { inside.pinned = true; selectUnit(k, j); });
@@ -122,6 +134,46 @@ function buildForward(layers) {
     root.appendChild(block);
   });
   root.dataset.shape = layers.map((l) => l.a.length).join("-");
+  rove(unitCell(...(inside.selected || [0, 0])) || root.querySelector(".unit"));
+}
+
+function unitCell(k, j) {
+  return document.querySelector(`#fw-layers [data-layer="${k}"][data-unit="${j}"]`);
+}
+
+// Hundreds of units must not be hundreds of Tab presses: the grid is one tab stop (roving tabindex),
+// the unit last focused or selected, so that Tab goes from the grid on to the unit's controls.
+function rove(cell) {
+  if (!cell) return;
+  document.querySelectorAll('#fw-layers .unit[tabindex="0"]').forEach((c) => { c.tabIndex = -1; });
+  cell.tabIndex = 0;
+}
+
+// Arrows move within a layer (up and down by its rows), Home and End go to its ends, Page Up and
+// Page Down to the layer before or after; Enter and Space are the button's own click, which selects.
+function unitKeyTarget(cell, key) {
+  const layer = cell.parentElement;
+  const j = Number(cell.dataset.unit), n = layer.children.length;
+  const columns = Number(layer.dataset.columns || n);
+  const within = { ArrowLeft: j - 1, ArrowRight: j + 1, ArrowUp: j - columns, ArrowDown: j + columns, Home: 0, End: n - 1 };
+  if (key in within) return layer.children[within[key]] || null;
+  const k = Number(cell.dataset.layer) + { PageUp: -1, PageDown: 1 }[key];
+  return Number.isNaN(k) ? undefined : unitCell(k, 0);
+}
+
+function onUnitKey(event) {
+  const cell = event.target.closest(".unit");
+  const target = cell && unitKeyTarget(cell, event.key);
+  if (target === undefined) return;
+  event.preventDefault();  // an arrow scrolls the page otherwise, even where there is no unit to go to
+  if (target) target.focus();
+}
+
+function onUnitFocus(event) {
+  const cell = event.target.closest(".unit");
+  if (!cell) return;
+  rove(cell);
+  if (!inside.pinned) selectUnit(Number(cell.dataset.layer), Number(cell.dataset.unit));  // as hovering does
 }
 
 // What the lab copy says, and how it differs from the pad's model: a gradient step changes every
@@ -170,42 +222,72 @@ function renderForward() {
 function selectUnit(k, j) {
   inside.selected = [k, j];
   document.querySelectorAll("#fw-layers .unit.selected").forEach((c) => c.classList.remove("selected"));
-  const cell = document.querySelector(`#fw-layers [data-layer="${k}"][data-unit="${j}"]`);
+  const cell = unitCell(k, j);
   if (cell) cell.classList.add("selected");
   showUnit();
 }
 
+// The panel is built when another unit is shown and otherwise updated in place: a rebuilt panel
+// would take the focus from the slider or checkbox in use at every answer.
 function showUnit() {
   const fw = inside.forward;
-  const panel = document.getElementById("fw-unit");
   if (!fw || !inside.selected) return;
   const [k, j] = inside.selected;
-  const layer = fw.layers[k];
-  if (!layer || j >= layer.a.length) return;
-  const last = k === fw.layers.length - 1;
-  const isOff = fw.edits.off.some(([a, b]) => a === k && b === j);
-  const scale = (fw.edits.scale.find(([a, b]) => a === k && b === j) || [0, 0, 1])[2];
-  const name = last ? `output ${j}` : `unit ${j}`;
+  if (!fw.layers[k] || j >= fw.layers[k].a.length) return;
+  const panel = document.getElementById("fw-unit");
+  if (panel.dataset.unit !== `${k}:${j}`) buildUnitPanel(panel, k, j, k === fw.layers.length - 1);
+  fillUnitPanel(panel, fw, k, j);
+  if (k === 0) showWeights(j, fw.edits.version);
+}
+
+function buildUnitPanel(panel, k, j, last) {
+  panel.dataset.unit = `${k}:${j}`;
   panel.innerHTML = `
-    <div class="unit-head">${layerTitle(k, fw.layers.length, layer.activation)}, ${name}${inside.pinned ? ' <button class="small quiet" id="fw-unpin">unpin</button>' : ""}</div>
+    <div class="unit-head"><span class="unit-name"></span> <button class="small quiet" id="fw-unpin" hidden>unpin</button></div>
     <table class="unit-values" data-testid="fw-unit-values">
-      <tr><td>weighted sum</td><td><code>z = w·a<sup>(k−1)</sup> + b</code></td><td data-testid="fw-z">${fmt(layer.z[j])}</td></tr>
-      <tr><td>activation</td><td><code>a = ${layer.activation}(z)</code></td><td data-testid="fw-a">${fmt(layer.a[j])}</td></tr>
-      <tr><td>bias</td><td><code>b</code></td><td data-testid="fw-b">${fmt(layer.b[j])}</td></tr>
+      <tr><td>weighted sum</td><td><code>z = w·a<sup>(k−1)</sup> + b</code></td><td data-testid="fw-z"></td></tr>
+      <tr><td>activation</td><td><code class="unit-activation"></code></td><td data-testid="fw-a"></td></tr>
+      <tr><td>bias</td><td><code>b</code></td><td data-testid="fw-b"></td></tr>
     </table>
     ${k === 0 ? '<figure class="unit-weights"><canvas id="fw-weights" width="28" height="28" data-testid="fw-weights"></canvas><figcaption>its 784 weights w as a 28×28 image (red +, blue −)</figcaption></figure>' : ""}
     <div class="unit-edit">
-      ${last ? "" : `<label><input type="checkbox" id="fw-off" data-testid="fw-off" ${isOff ? "checked" : ""}> switch off (outgoing weights 0)</label>`}
-      <label>scale incoming weights × <input type="range" id="fw-scale" data-testid="fw-scale" min="0" max="2" step="0.05" value="${scale}"> <output>${Number(scale).toFixed(2)}</output></label>
+      ${last ? "" : '<label><input type="checkbox" id="fw-off" data-testid="fw-off"> switch off (outgoing weights 0)</label>'}
+      <label>scale incoming weights × <input type="range" id="fw-scale" data-testid="fw-scale" min="0" max="2" step="0.05"> <output></output></label>
     </div>`;
-  const unpin = document.getElementById("fw-unpin");
-  if (unpin) unpin.addEventListener("click", () => { inside.pinned = false; });
+  document.getElementById("fw-unpin").addEventListener("click", unpin);
   const offBox = document.getElementById("fw-off");
   if (offBox) offBox.addEventListener("change", () => editUnit(k, j, { off: offBox.checked }));
   const slider = document.getElementById("fw-scale");
   slider.addEventListener("input", () => { slider.nextElementSibling.textContent = Number(slider.value).toFixed(2); });
   slider.addEventListener("change", () => editUnit(k, j, { scale: Number(slider.value) }));
-  if (k === 0) showWeights(j, fw.edits.version);
+}
+
+// A control in use keeps its value: an answer to an earlier edit must not take back a later one.
+function fillUnitPanel(panel, fw, k, j) {
+  const layer = fw.layers[k];
+  const last = k === fw.layers.length - 1;
+  const value = (testid) => panel.querySelector(`[data-testid="${testid}"]`);
+  panel.querySelector(".unit-name").textContent =
+    `${layerTitle(k, fw.layers.length, layer.activation)}, ${last ? "output" : "unit"} ${j}`;
+  document.getElementById("fw-unpin").hidden = !inside.pinned;
+  panel.querySelector(".unit-activation").textContent = `a = ${layer.activation}(z)`;
+  value("fw-z").textContent = fmt(layer.z[j]);
+  value("fw-a").textContent = fmt(layer.a[j]);
+  value("fw-b").textContent = fmt(layer.b[j]);
+  const offBox = document.getElementById("fw-off");
+  if (offBox && offBox !== document.activeElement) offBox.checked = fw.edits.off.some(([a, b]) => a === k && b === j);
+  const slider = document.getElementById("fw-scale");
+  const scale = (fw.edits.scale.find(([a, b]) => a === k && b === j) || [0, 0, 1])[2];
+  if (slider !== document.activeElement) slider.value = scale;
+  slider.nextElementSibling.textContent = Number(slider.value).toFixed(2);
+}
+
+// The unpin button goes away: the focus goes back to the grid, on the unit it showed.
+function unpin() {
+  inside.pinned = false;
+  document.getElementById("fw-unpin").hidden = true;
+  const cell = document.querySelector("#fw-layers .unit.selected");
+  if (cell) cell.focus();
 }
 
 async function showWeights(j, version) {
@@ -221,11 +303,14 @@ async function showWeights(j, version) {
   }
 }
 
-async function editUnit(k, j, change) {
-  const answer = await postJSON("/api/inspect/unit", { session: inside.session, layer: k, unit: j, ...change });
-  if (answer.error) { document.getElementById("fw-unit").append(` ${answer.error}`); return; }
-  inside.pinned = true;
-  refreshInside();
+function editUnit(k, j, change) {
+  inside.edits = inside.edits.then(async () => {
+    const answer = await postJSON("/api/inspect/unit", { session: inside.session, layer: k, unit: j, ...change });
+    showForwardStatus(answer.error || "");
+    if (answer.error) return;
+    inside.pinned = true;
+    refreshInside();
+  }).catch((error) => showForwardStatus(unreachableText(error)));
 }
 
 async function resetLab() {
@@ -393,6 +478,9 @@ const insideView = {
     eta.addEventListener("input", () => { document.getElementById("bw-eta-value").textContent = String(etaValue()); });
     document.getElementById("bw-step").addEventListener("click", gradientStep);
     document.getElementById("lab-reset").addEventListener("click", resetLab);
+    const units = document.getElementById("fw-layers");
+    units.addEventListener("keydown", onUnitKey);
+    units.addEventListener("focusin", onUnitFocus);
     document.getElementById("conf-threshold").addEventListener("input", () => renderConfidence(lastResult));
     new ResizeObserver(drawCoverage).observe(document.getElementById("conf-chart"));
     loadCoverage();
