@@ -296,6 +296,32 @@ def test_wrong_answer_is_saved_as_a_correction(browser, url, samples, data_dir):
     page.close()
 
 
+def test_a_mistaken_correction_is_taken_back_with_undo(browser, url, samples, data_dir):
+    """A label click saves at once: the status offers Undo (a real button, in the tab order), which
+    removes that very file and says so, and the header counts one correction fewer."""
+    page = open_page(browser, url, DESKTOP)
+    paths, label = samples[3]
+    draw_with_mouse(page, place(paths, page.get_by_test_id("canvas").bounding_box()))
+    settled_prediction(page)
+    before = sorted(data_dir.iterdir())
+    page.get_by_test_id("label-6").click()
+    page.wait_for_function(
+        f"document.getElementById('model-info').textContent.includes('{len(before) + 1} saved correction')")
+    status, undo = page.get_by_test_id("teach-status"), page.get_by_test_id("uncorrect")
+    assert status.text_content().startswith("Saved as a 6.")
+    assert undo.evaluate("(b) => b.tagName === 'BUTTON' && b.tabIndex === 0") and undo.text_content() == "Undo"
+    (new,) = set(data_dir.iterdir()) - set(before)
+    undo.click()
+    page.wait_for_function("document.querySelector('[data-testid=teach-status]').textContent.startsWith('Removed')")
+    assert status.text_content() == "Removed the 6 just saved."
+    page.wait_for_function(
+        f"document.getElementById('model-info').textContent.includes('{len(before)} saved correction')")
+    assert not new.exists() and sorted(data_dir.iterdir()) == before
+    assert undo.count() == 0
+    assert not page.errors
+    page.close()
+
+
 def _inside(inner: dict, outer: dict) -> bool:
     return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
             and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5

@@ -117,6 +117,74 @@ def test_corrections_are_saved_and_adaptation_needs_them(client, drawn, tmp_path
     assert client.get("/api/info").json()["corrections"] == 1
 
 
+def test_uncorrect_removes_only_a_correction_this_server_saved_and_only_once(digit_model, drawn, tmp_path,
+                                                                             local_client):
+    """A label click saves at once, so a mis-click is taken back with /api/uncorrect. Every other
+    name is refused with a one-line 4xx: a file of an earlier run, a foreign file, a path (even one
+    leading to a file this server saved), a second removal, a name that is not a string, and a
+    request from another origin. The folder's other files are left as they were."""
+    folder, strokes = tmp_path / "corrections", drawn[0]
+    earlier = corrections.save_sample(folder, np.full((28, 28), 200, np.uint8), 1).name
+    (folder / "notes.txt").write_text("not a drawing")
+    (tmp_path / "outside.npz").write_bytes(b"not the server's")
+    with local_client(create_app(net=digit_model, data_dir=folder)) as client:
+        kept = client.post("/api/correct", json={"strokes": strokes[0], "label": 3}).json()["saved"]
+        mistaken = client.post("/api/correct", json={"strokes": strokes[1], "label": 5}).json()
+        assert mistaken["corrections"] == 3
+        before = {path.name: path.read_bytes() for path in folder.iterdir()}
+
+        def refused(body, status: int, headers=None) -> None:
+            response = client.post("/api/uncorrect", content=json.dumps(body),
+                                   headers={"content-type": "application/json", **(headers or {})})
+            assert response.status_code == status, (body, response.text)
+            assert response.json()["error"] and "\n" not in response.json()["error"]
+
+        for name in (earlier, "notes.txt", "../outside.npz", f"../corrections/{kept}", f"./{kept}", str(folder / kept),
+                     f"{kept}/", f"{kept}\x00", "", ".", ".."):
+            refused({"saved": name}, 404)
+        for value in (7, None, True, [kept], {"name": kept}):
+            refused({"saved": value}, 400)
+        refused({}, 400)
+        refused({"saved": mistaken["saved"]}, 403, {"Origin": "http://evil.example"})
+        refused({"saved": mistaken["saved"]}, 403, {"Host": "evil.example"})
+        assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+        r = client.post("/api/uncorrect", json={"saved": mistaken["saved"]})
+        assert r.status_code == 200 and r.json() == {"removed": mistaken["saved"], "corrections": 2}
+        del before[mistaken["saved"]]
+        assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+        assert client.get("/api/info").json()["corrections"] == 2
+        refused({"saved": mistaken["saved"]}, 404)
+        assert (tmp_path / "outside.npz").read_bytes() == b"not the server's"
+
+
+def test_uncorrect_of_a_file_removed_by_hand_is_a_clear_404(client, drawn, tmp_path):
+    saved = client.post("/api/correct", json={"strokes": drawn[0][0], "label": 4}).json()["saved"]
+    (tmp_path / "corrections" / saved).unlink()
+    r = client.post("/api/uncorrect", json={"saved": saved})
+    assert r.status_code == 404 and "no longer in" in r.json()["error"]
+    assert client.get("/api/info").json()["corrections"] == 0
+
+
+def test_saves_and_removals_at_once_keep_the_count_and_every_other_file(client, drawn, tmp_path):
+    strokes, labels = drawn
+
+    def save(k):
+        return client.post("/api/correct", json={"strokes": strokes[k], "label": int(labels[k])}).json()["saved"]
+
+    def remove(name):
+        return client.post("/api/uncorrect", json={"saved": name}).status_code
+
+    first = [save(k) for k in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        added = pool.map(save, range(8, 16))
+        removed = pool.map(remove, first[:4])
+        added, removed = list(added), list(removed)
+    assert removed == [200] * 4
+    assert sorted(path.name for path in (tmp_path / "corrections").iterdir()) == sorted(first[4:] + added)
+    assert client.get("/api/info").json()["corrections"] == 12
+
+
 def test_websocket_predicts_and_survives_bad_messages(client, drawn):
     strokes, labels = drawn
     with client.websocket_connect("ws://127.0.0.1:8765/ws") as ws:

@@ -30,6 +30,7 @@ LAN = "192.0.2.2"  # a documentation address (RFC 5737): only ever a Host header
 STROKES = [[[0, 0], [10, 10], [20, 0]], [[10, 0], [10, 30]]]
 WRITES = {
     "/api/correct": {"strokes": STROKES, "label": 4},
+    "/api/uncorrect": {"saved": "0-4-00000000.npz"},
     "/api/adapt": {},
     "/api/reset": {},
     "/api/train/start": {"steps": 10},
@@ -148,6 +149,12 @@ def test_lan_mode_needs_the_token_except_from_this_machine_by_its_local_name(lan
     authorised = client.post("/api/correct", content=body,
                              headers={**json_type, "Authorization": f"token {access.token}"})
     assert authorised.status_code == 200 and len(saved(data_dir)) == 1
+    undo = json.dumps({"saved": authorised.json()["saved"]})
+    one_line_error(client.post("/api/uncorrect", content=undo, headers=json_type), 403)
+    assert len(saved(data_dir)) == 1  # only the token takes a correction back, as only the token saves one
+    assert client.post("/api/uncorrect", content=undo,
+                       headers={**json_type, "Authorization": f"token {access.token}"}).status_code == 200
+    assert saved(data_dir) == []
     with pytest.raises(WebSocketDenialResponse):
         with client.websocket_connect(f"ws://{LAN}:8765/ws", headers=host):
             pass

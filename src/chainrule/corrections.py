@@ -2,8 +2,9 @@
 fine-tuning that adapts a copy of a model to them.
 
 Each sample is one file ``<time>-<label>-<random>.npz`` holding the 28x28 image, the label and the
-raw pen strokes (as JSON). Files are only ever added, each written atomically, so the folder never
-holds a half-written sample and two programs can add to it at once. A person's handwriting is theirs:
+raw pen strokes (as JSON). Files are added, each written atomically, so the folder never holds a
+half-written sample and two programs can add to it at once; the drawing server removes only a file it
+saved itself (the page's undo of a mis-click). A person's handwriting is theirs:
 the folder is made private (0700) and each file 0600. A file in it that is not a sample is skipped
 with a warning."""
 

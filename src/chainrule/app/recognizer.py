@@ -44,6 +44,7 @@ class Recognizer:
         # page polls, blocked the event loop for 0.2 s at 50,000 files
         self._count_lock = threading.Lock()
         self._corrections = self._listed_corrections()
+        self._saved_here: set[str] = set()  # file names this process saved: the only ones ``uncorrect`` removes
         self.adapt_steps = adapt_steps
         self._adapt_lock = threading.Lock()
         self.adapt_status = {"state": "idle", "message": "", "adapted": False}
@@ -92,7 +93,27 @@ class Recognizer:
                                  "kept: adapt to them, or move some out of it")
             path = corrections.save_sample(self.data_dir, image, label, strokes)
             self._corrections += 1
+            self._saved_here.add(path.name)
         return {"saved": path.name, "corrections": self._corrections}
+
+    def uncorrect(self, name: str) -> dict:
+        """Remove the correction ``name`` (as ``correct`` returned it) from the folder: a LookupError
+        unless this process saved it and has not removed it yet. Only names from that set are ever
+        joined to the folder's path, so no name from outside can reach another file."""
+        with self._count_lock:  # a save or removal meanwhile would leave the count off by one
+            if name not in self._saved_here:
+                raise LookupError(f"no correction {name[:80]!r} saved by this server to remove: only a drawing "
+                                  "saved since the server started can be removed, and only once")
+            try:
+                (self.data_dir / name).unlink()  # any failure but a missing file keeps the name for another try
+            except FileNotFoundError:
+                self._saved_here.remove(name)
+                self._corrections = self._listed_corrections()  # the folder was changed by hand: count it again
+                raise LookupError(f"the correction {name!r} is no longer in {self.data_dir}: it was moved or "
+                                  "removed meanwhile") from None
+            self._saved_here.remove(name)
+            self._corrections -= 1
+        return {"removed": name, "corrections": self._corrections}
 
     def _listed_corrections(self) -> int:
         return sum(1 for _ in self.data_dir.glob("*.npz")) if self.data_dir.is_dir() else 0

@@ -6,6 +6,7 @@ new view adds its endpoints there and its drawing code to static/app.js.
     GET  /api/share.svg    in LAN mode, the link for other devices (with its token) as a QR code
     POST /api/predict      {"strokes": [[[x, y], ...], ...]} or {"image": 28x28 0..255} -> prediction
     POST /api/correct      {"strokes": ..., "label": 7}  -> saves the drawing with its true label
+    POST /api/uncorrect    {"saved": name} -> removes a correction this server process saved (a mis-click)
     POST /api/adapt        fine-tune a copy of the model on the corrections (background thread)
     POST /api/reset        back to the model as loaded
     WS   /ws               send {"id": n, "strokes": ...}, receive {"id": n, ...prediction}; the id, echoed
@@ -79,6 +80,15 @@ def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
     def correct(body: dict) -> dict:
         return recognizer.correct(strokes(field(body, "strokes")), label(body))
 
+    def uncorrect(body: dict) -> dict:
+        name = field(body, "saved")
+        if type(name) is not str:
+            raise BadRequest(f"saved must be the file name /api/correct answered, got {type(name).__name__}")
+        try:
+            return recognizer.uncorrect(name)
+        except LookupError as err:
+            raise BadRequest(str(err), 404) from None
+
     async def adapt(request: Request):
         return recognizer.start_adapt()
 
@@ -105,6 +115,7 @@ def routes(recognizer: Recognizer, access: Access, workers: Workers) -> list:
         Route("/api/share.svg", guarded(share)),
         Route("/api/predict", in_worker(workers, predict), methods=["POST"]),
         Route("/api/correct", in_worker(workers, correct), methods=["POST"]),
+        Route("/api/uncorrect", in_worker(workers, uncorrect), methods=["POST"]),
         Route("/api/adapt", guarded(adapt), methods=["POST"]),
         Route("/api/reset", guarded(reset), methods=["POST"]),
         WebSocketRoute("/ws", websocket),

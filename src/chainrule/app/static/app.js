@@ -300,14 +300,41 @@ async function correct(label) {
     const answer = await postJSON("/api/correct", { strokes: roundStrokes(pad.strokes), label });
     if (answer.error) return setStatus(answer.error);
     setStatus(`Saved as a ${label}. ${answer.corrections} correction${answer.corrections === 1 ? "" : "s"} so far.`);
+    offerUncorrect(answer.saved, label);
     pad.clear();
-    showModel(await (await fetch("/api/info")).json());
+    await refreshModel();
   } catch (error) {
     setStatus(`not saved: the server is not reachable (${error.message})`);
   } finally {
     teachView.saving = false;
     teachView.render(lastResult);
   }
+}
+
+// A label click saves at once, so a mis-click would go into every later adaptation: an Undo button
+// after the status takes the latest save back. Any later status replaces it.
+function offerUncorrect(saved, label) {
+  const button = document.createElement("button");
+  button.textContent = "Undo";
+  button.className = "small quiet";
+  button.dataset.testid = "uncorrect";
+  button.setAttribute("aria-label", `Undo saving as a ${label}`);  // the pad has an Undo button too
+  button.addEventListener("click", () => uncorrect(saved, label, button));
+  document.getElementById("teach-status").append(" ", button);
+}
+
+async function uncorrect(saved, label, button) {
+  button.disabled = true;  // a double click must not ask twice
+  let answer;
+  try {
+    answer = await postJSON("/api/uncorrect", { saved });
+  } catch (error) {
+    setStatus(`not removed: the server is not reachable (${error.message})`);
+    return offerUncorrect(saved, label);
+  }
+  if (answer.error) return setStatus(answer.error);
+  setStatus(`Removed the ${label} just saved.`);
+  await refreshModel();
 }
 
 async function adapt() {
@@ -330,7 +357,7 @@ async function resetModel() {
   showAdaptStatus(answer);
   net.dirty = true;
   scheduleFrame();
-  showModel(await (await fetch("/api/info")).json());
+  await refreshModel();
 }
 
 function showAdaptStatus(status) {
@@ -353,6 +380,11 @@ function showModel(info) {
   const kind = info.adapt.adapted ? "adapted copy" : "model";
   document.getElementById("model-info").textContent =
     `${kind} ${info.layers.join("–")} · ${info.corrections} saved correction${info.corrections === 1 ? "" : "s"}`;
+}
+
+// The header's model line, fetched again after anything that changes the model or the corrections.
+async function refreshModel() {
+  showModel(await (await fetch("/api/info")).json());
 }
 
 function setStatus(text) {
