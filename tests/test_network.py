@@ -236,8 +236,8 @@ def test_network_rejects_layers_that_do_not_chain():
 
 
 @pytest.mark.parametrize("layer, match", [
-    ("sigmoid", r"layer 1 is str 'sigmoid', not a layer: give objects such as Dense\(W, b\)"),
-    (chainrule.ActivationLayer, r"layer 1 is the class ActivationLayer, not a layer"),
+    ("sigmoid", r"layer 1 is 'sigmoid', not a layer: give objects such as Dense\(W, b\)"),
+    (chainrule.ActivationLayer, r"layer 1 is the class ActivationLayer \(call it to make one\), not a layer"),
 ])
 def test_network_refuses_what_is_not_a_layer(layer, match):
     """A Keras habit: accepted, then an AttributeError at the first forward pass."""

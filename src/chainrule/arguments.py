@@ -28,3 +28,13 @@ def check_seed(value) -> None:
     """A ValueError unless ``value`` is None or an integer >= 0, what np.random.default_rng takes as a seed."""
     if not (value is None or (is_integer(value) and value >= 0)):
         raise ValueError(f"seed must be a non-negative integer or None, got {value!r}")
+
+
+def described(value) -> str:
+    """An argument as an error message shows it: a class by name (a common slip for an instance), an
+    array by its shape (its values could fill the screen), anything else by a short repr."""
+    if isinstance(value, type):
+        return f"the class {value.__name__} (call it to make one)"
+    if getattr(value, "ndim", 0) and hasattr(value, "shape"):
+        return f"an array of shape {value.shape}"
+    return repr(value)[:40]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation, get_activation
-from .arguments import is_integer, is_real
+from .arguments import described, is_integer, is_real
 
 Grads = tuple[np.ndarray, ...]
 
@@ -171,11 +171,11 @@ class Standardize(Layer):
     def __init__(self, offset: float, scale: float, input_shape: tuple[int, ...], dtype=np.float64) -> None:
         if not (is_real(offset) and is_real(scale) and np.isfinite(offset) and np.isfinite(scale) and scale != 0):
             raise ValueError(f"Standardize needs two numbers, a finite offset and a finite nonzero scale (one for "
-                             f"every pixel), got {_short(offset)}, {_short(scale)}")
+                             f"every pixel), got {described(offset)}, {described(scale)}")
         if not (isinstance(input_shape, (tuple, list)) and input_shape
                 and all(is_integer(n) and n >= 1 for n in input_shape)):
             raise ValueError(f"Standardize needs the input's shape as a tuple of positive integers, such as "
-                             f"(28, 28), got {_short(input_shape)}")
+                             f"(28, 28), got {described(input_shape)}")
         self.offset = float(offset)
         self.scale = float(scale)
         self.input_shape = tuple(int(n) for n in input_shape)
@@ -210,10 +210,3 @@ def standard_scaling(images: np.ndarray) -> tuple[float, float, tuple[int, ...]]
     """(offset, scale, input_shape) of the Standardize layer that maps ``images`` (m, *shape) to
     values of mean 0 and standard deviation 1 over all their pixels: offset = mean, scale = 1 / std."""
     return float(images.mean()), 1.0 / float(images.std()), tuple(images.shape[1:])
-
-
-def _short(value) -> str:
-    """An argument as an error message shows it: an array by its shape, anything else by a short repr."""
-    if isinstance(value, np.ndarray) and value.ndim:
-        return f"an array of shape {value.shape}"
-    return repr(value)[:40]

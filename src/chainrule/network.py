@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import io
-from .arguments import check_seed, is_integer, is_real
+from .arguments import check_seed, described, is_integer, is_real
 from .init import default_initializer, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
 from .losses import Loss, get_loss
@@ -43,9 +43,8 @@ class Network:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
-                what = f"the class {layer.__name__}" if isinstance(layer, type) else f"{type(layer).__name__} {layer!r}"
-                raise TypeError(f"layer {i} is {what}, not a layer: give objects such as Dense(W, b) and "
-                                f"ActivationLayer('relu'), or build the network with chainrule.mlp")
+                raise TypeError(f"layer {i} is {described(layer)}, not a layer: give objects such as Dense(W, b) "
+                                "and ActivationLayer('relu'), or build the network with chainrule.mlp")
         self.loss = get_loss(loss)
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.metadata: dict = {}  # JSON-ready facts saved with the model: dataset, class names, training options

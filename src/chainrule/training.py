@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .arguments import check_seed, is_integer, is_real, positive_integer
+from .arguments import check_seed, described, is_integer, is_real, positive_integer
 from .network import Gradients, Network
 from .optimizers import Optimizer, make_optimizer
 
@@ -209,7 +209,7 @@ def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, mome
     validation = None
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise ValueError(f"validation_data must be a pair (X_val, Y_val), got {_described(validation_data)}")
+            raise ValueError(f"validation_data must be a pair (X_val, Y_val), got {described(validation_data)}")
         Xv = net.check_inputs(validation_data[0], nonempty=True)
         validation = (Xv, net.check_targets(validation_data[1], len(Xv)))
     positive_integer("epochs", epochs)
@@ -226,26 +226,20 @@ def _checked(net, X, Y, validation_data, epochs, batch_size, optimizer, lr, mome
         optimizer = make_optimizer(optimizer, 0.1 if lr is None else lr, momentum or 0.0, weight_decay or 0.0)
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a name (sgd, momentum, nesterov, adam) or an Optimizer such as "
-                        f"SGD(0.1), got {_described(optimizer)}")
+                        f"SGD(0.1), got {described(optimizer)}")
     elif given := [name for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay))
                    if value is not None]:
         raise ValueError(f"{', '.join(given)} would be ignored: the optimizer {type(optimizer).__name__} given "
                          "holds its own; set them when making it")
     schedule_factor(schedule, 0.0, epochs, 0)  # reject an unknown name before any work
     if augment is not None and not callable(augment):
-        raise TypeError(f"augment must be a function (batch, rng) -> batch, got {_described(augment)}")
+        raise TypeError(f"augment must be a function (batch, rng) -> batch, got {described(augment)}")
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a function (epoch, history, net) -> bool, got {_described(callback)}")
+        raise TypeError(f"callback must be a function (epoch, history, net) -> bool, got {described(callback)}")
     if keep_best and validation is None:
         raise ValueError("keep_best needs validation_data: the best epoch is the one with the lowest validation loss")
     return X, Y, validation, optimizer
 
-
-def _described(value) -> str:
-    """A short description of an argument for an error message: a class by name, else type and value."""
-    if isinstance(value, type):
-        return f"the class {value.__name__} (call it to make one)"
-    return f"{type(value).__name__} {repr(value)[:40]}"
 
 
 def _record(history: History, net: Network, epoch: int, loss: float, accuracy: float, lr: float, seconds: float,
