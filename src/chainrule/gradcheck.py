@@ -14,6 +14,7 @@ import numpy as np
 
 from .arguments import is_real
 from .network import Network
+from .training import flatten
 
 
 def numerical_gradient(f, theta: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -51,6 +52,5 @@ def gradcheck(net: Network, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> fl
     Y = net.check_targets(Y, len(X))
     _, grads = net.loss_and_gradient(X, Y, check=False)
     loss = lambda: net.loss_value(X, Y, check=False)  # noqa: E731 - the function being differentiated
-    analytic = [g for layer_grads in grads for g in layer_grads]  # dW^(1), db^(1), ...: as net.params() lists them
-    errors = [relative_error(g, numerical_gradient(loss, theta, h)) for g, theta in zip(analytic, net.params())]
+    errors = [relative_error(g, numerical_gradient(loss, theta, h)) for g, theta in zip(flatten(grads), net.params())]
     return float(np.max(errors))  # not max(): max(worst, nan) is worst, so a NaN gradient would pass
