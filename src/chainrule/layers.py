@@ -129,13 +129,18 @@ class ActivationLayer(Layer):
         return f"Activation({self.name})"
 
 
+def check_dropout_rate(rate: float) -> None:
+    """A ValueError unless ``rate`` is a number in [0, 1): at 1 every unit would be dropped."""
+    if not (is_real(rate) and 0 <= rate < 1):
+        raise ValueError(f"dropout rate must lie in [0, 1), got {rate!r}")
+
+
 class Dropout(Layer):
     """Inverted dropout: while training, y = x * mask / (1 - rate) with mask_ij ~ Bernoulli(1 - rate);
     at prediction time y = x. dC/dx = dC/dy * mask / (1 - rate)."""
 
     def __init__(self, rate: float) -> None:
-        if not (is_real(rate) and 0 <= rate < 1):
-            raise ValueError(f"dropout rate must lie in [0, 1), got {rate!r}")
+        check_dropout_rate(rate)
         self.rate = float(rate)
 
     def forward(self, x, training=False, rng=None):

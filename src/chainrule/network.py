@@ -28,9 +28,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import io
-from .arguments import check_seed, described, is_integer, is_real
+from .arguments import check_seed, described, is_integer
 from .init import default_initializer, get_initializer
-from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize
+from .layers import ActivationLayer, Dense, Dropout, Layer, Standardize, check_dropout_rate
 from .losses import Loss, get_loss
 
 Gradients = list[tuple[np.ndarray, np.ndarray]]
@@ -327,8 +327,7 @@ def mlp(
     if not all(is_integer(n) for n in sizes):
         raise ValueError(f"sizes must be a list of whole numbers, such as [784, 100, 10], got {sizes!r}")
     check_seed(seed)
-    if not (is_real(dropout) and 0 <= dropout < 1):
-        raise ValueError(f"dropout rate must lie in [0, 1), got {dropout!r}")
+    check_dropout_rate(dropout)  # here too: a network without hidden layers makes no Dropout layer
     if input_scaling is not None and not (isinstance(input_scaling, (tuple, list)) and len(input_scaling) == 3):
         raise ValueError("input_scaling must be a tuple (offset, scale, input_shape), got "
                          + (f"{len(input_scaling)} values" if isinstance(input_scaling, (tuple, list))
