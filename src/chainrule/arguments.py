@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 
 def is_integer(value) -> bool:
     """Whether ``value`` is an integer (Python's or NumPy's) and not a boolean."""
@@ -15,6 +17,11 @@ def is_integer(value) -> bool:
 def is_real(value) -> bool:
     """Whether ``value`` is a real number (an integer or a float, Python's or NumPy's) and not a boolean."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_finite_real(value) -> bool:
+    """Whether ``value`` is a real number (``is_real``) other than NaN and +-inf."""
+    return is_real(value) and bool(np.isfinite(value))
 
 
 def positive_integer(name: str, value) -> int:

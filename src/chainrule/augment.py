@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arguments import is_real
+from .arguments import is_finite_real
 
 MAX_SIGMA = 1000.0  # pixels: far wider than any image smoothed here; the kernel holds 6 sigma + 1 taps
 
@@ -204,7 +204,6 @@ def check_generator(rng: object) -> None:
 
 def _check_parameter(name: str, value: float, positive: bool = False, below: float = np.inf) -> None:
     """Raise ValueError unless ``value`` is a finite number >= 0 (> 0 if ``positive``) and < ``below``."""
-    if not (is_real(value) and np.isfinite(value) and (value > 0 if positive else value >= 0)
-            and value < below):
+    if not (is_finite_real(value) and (value > 0 if positive else value >= 0) and value < below):
         bounds = ("> 0" if positive else ">= 0") + (f" and < {below}" if below < np.inf else "")
         raise ValueError(f"augmentation {name} must be a finite number {bounds}, got {value!r}")

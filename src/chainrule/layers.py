@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation, get_activation
-from .arguments import described, is_integer, is_real
+from .arguments import described, is_finite_real, is_integer, is_real
 
 Grads = tuple[np.ndarray, ...]
 
@@ -174,7 +174,7 @@ class Standardize(Layer):
     as the IDX files hold them. dC/dx = dC/dy * scale, reshaped to the input's shape."""
 
     def __init__(self, offset: float, scale: float, input_shape: tuple[int, ...], dtype=np.float64) -> None:
-        if not (is_real(offset) and is_real(scale) and np.isfinite(offset) and np.isfinite(scale) and scale != 0):
+        if not (is_finite_real(offset) and is_finite_real(scale) and scale != 0):
             raise ValueError(f"Standardize needs two numbers, a finite offset and a finite nonzero scale (one for "
                              f"every pixel), got {described(offset)}, {described(scale)}")
         if not (isinstance(input_shape, (tuple, list)) and input_shape

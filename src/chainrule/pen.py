@@ -32,7 +32,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .arguments import is_real
+from .arguments import is_finite_real
 from .augment import check_generator
 from .datasets import PenDigits
 from .preprocessing import MAX_POINTS, PEN_WIDTH, digit_from_strokes
@@ -97,17 +97,17 @@ class PenAugmenter:
     def __post_init__(self) -> None:
         for name in ("rotation", "shear", "stretch", "jitter"):
             value = getattr(self, name)
-            if not (_is_finite_number(value) and value >= 0):
+            if not (is_finite_real(value) and value >= 0):
                 raise ValueError(f"pen augmentation {name} must be a finite number >= 0, got {value!r}")
         rates = self.rates
-        if not (isinstance(rates, (tuple, list)) and rates and all(_is_finite_number(r) and r > 0 for r in rates)):
+        if not (isinstance(rates, (tuple, list)) and rates and all(is_finite_real(r) and r > 0 for r in rates)):
             raise ValueError(f"pen augmentation rates must be a tuple of sampling rates in Hz, finite and > 0, "
                              f"such as (60.0, 10.0), got {rates!r}")
         try:
             lo, hi = self.pen_width
         except (TypeError, ValueError):  # not a pair: a single width, say, fails the test below
             lo = hi = None
-        if not (_is_finite_number(lo) and _is_finite_number(hi) and 0 < lo <= hi < 20):
+        if not (is_finite_real(lo) and is_finite_real(hi) and 0 < lo <= hi < 20):
             raise ValueError(f"pen augmentation pen_width must be a pair (lo, hi) of numbers with 0 < lo <= hi < 20, "
                              f"got {self.pen_width!r}")
 
@@ -184,9 +184,6 @@ def _render(job: tuple[Sequence[np.ndarray], float]) -> np.ndarray:
     strokes, pen_width = job
     return digit_from_strokes(list(strokes), pen_width)
 
-
-def _is_finite_number(value: object) -> bool:
-    return is_real(value) and bool(np.isfinite(value))
 
 
 def accuracy_rows(collection: str, predicted: np.ndarray, labels: np.ndarray, writers: np.ndarray) -> list[dict]:
