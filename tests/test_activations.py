@@ -162,3 +162,11 @@ def test_softmax_jacobian_refuses_a_batch():
     z = np.array([0.5, -1.0, 2.0])
     with pytest.raises(ValueError, match=r"one sample z of shape \(n,\), got \(1, 3\)"):
         Softmax().jacobian(z[None])
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_forward_takes_a_list_as_an_array(name):
+    """Every activation reads a nested list as np.asarray would (leaky_relu compared the list with 0)."""
+    act = get_activation(name)
+    z = [[0.5, -1.0, 2.0]]
+    np.testing.assert_array_equal(act.forward(z), act.forward(np.asarray(z)))

@@ -339,3 +339,11 @@ def test_a_digit_model_warns_when_fed_images_divided_by_255(mnist):
         assert chainrule.accuracy(net, images, labels) > 0.97  # uint8 images
         assert chainrule.accuracy(net, images.astype(np.float32), labels) > 0.97  # float on 0-255
         net.predict(np.zeros((2, 28, 28)))  # a blank image is no sign of the wrong scale
+
+
+def test_dense_layers_of_two_dtypes_are_refused():
+    """One network, one dtype: save and load keep only one, so a mixed network would come back changed."""
+    W32, W64 = np.ones((3, 2), np.float32), np.ones((1, 3))
+    with pytest.raises(ValueError, match="mix dtypes float32 and float64: give every layer one dtype"):
+        chainrule.Network([chainrule.Dense(W32, np.zeros(3)), chainrule.ActivationLayer("relu"),
+                           chainrule.Dense(W64, np.zeros(1))])

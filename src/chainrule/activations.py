@@ -112,6 +112,7 @@ class LeakyReLU(Activation):
         self.slope = float(slope)
 
     def forward(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z)
         return np.where(z > 0, z, self.slope * z).astype(_float_dtype(z), copy=False)
 
     def derivative_from_output(self, a: np.ndarray) -> np.ndarray:

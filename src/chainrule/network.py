@@ -50,6 +50,9 @@ class Network:
         self.metadata: dict = {}  # JSON-ready facts saved with the model: dataset, class names, training options
         if not self.dense:
             raise ValueError("a network needs at least one Dense layer")
+        dtypes = sorted({layer.W.dtype.name for layer in self.dense})
+        if len(dtypes) > 1:  # save and load keep one dtype, and a float64 layer would silently slow a float32 one
+            raise ValueError(f"the Dense layers mix dtypes {' and '.join(dtypes)}: give every layer one dtype")
         for first, second in zip(self.dense, self.dense[1:]):
             if first.n_out != second.n_in:
                 raise ValueError(f"layer sizes do not chain: {first!r} is followed by {second!r}")
