@@ -54,6 +54,37 @@ def test_running_out_of_memory_is_one_line(capsys):
                                        "for an array with shape (100000000, 784)\n")
 
 
+@pytest.mark.parametrize("argv, module, extra", [
+    (["predict", "seven.png"], "PIL", "plots"),  # the core install has NumPy alone
+    (["eval"], "matplotlib", "plots"),  # before the evaluation, not after it
+    (["example", "higham"], "matplotlib", "plots"),
+    (["experiment", "accumulation", "--quick"], "threadpoolctl", "plots"),
+])
+def test_a_missing_optional_dependency_names_its_extra(argv, module, extra, no_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, module, None)  # what `import module` meets when it is not installed
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert one_error_line(capsys, argv[0]).endswith(f": this needs {module}, which is not installed: "
+                                                    f"pip install 'chainrule[{extra}]'\n")
+
+
+def test_a_missing_module_of_chainrule_itself_is_not_hidden():
+    def broken():
+        import chainrule.no_such_module  # noqa: F401
+
+    with pytest.raises(ModuleNotFoundError):
+        run_reporting_errors("chainrule train", broken)
+
+
+def test_a_warning_is_one_line_and_the_previous_display_comes_back(capsys):
+    import warnings
+
+    shown = warnings.showwarning
+    assert run_reporting_errors("chainrule train", lambda: warnings.warn("careful", UserWarning)) == 0
+    assert capsys.readouterr().err == "chainrule train: warning: careful\n"
+    assert warnings.showwarning is shown
+
+
 def test_a_benchmark_out_of_memory_is_one_line():
     done = subprocess.run([sys.executable, str(BENCHMARKS / "sklearn_compare.py"), "--hidden", "99999999999",
                            "--seeds", "1"], capture_output=True, text=True, timeout=120)

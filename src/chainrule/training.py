@@ -302,7 +302,7 @@ def _progress_bar(epochs: int, initial: int, enabled: bool):
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        warnings.warn("install tqdm (pip install tqdm) to see a progress bar", stacklevel=3)
+        warnings.warn("install tqdm (pip install 'chainrule[progress]') to see a progress bar", stacklevel=3)
         return _NoBar()
     return tqdm(total=epochs, initial=initial, unit="epoch", dynamic_ncols=True)
 

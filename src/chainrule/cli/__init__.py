@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, NoReturn
 
@@ -68,12 +69,22 @@ def _raise_terminated(signum: int, frame) -> None:
     raise Terminated
 
 
+# The optional dependencies (pyproject.toml's extras) by the name they are imported as, and the extra
+# that installs each: a command that needs one names the extra instead of showing the ImportError.
+EXTRA_OF_MODULE = {"tqdm": "progress", "matplotlib": "plots", "PIL": "plots", "threadpoolctl": "plots",
+                   "starlette": "app", "uvicorn": "app", "websockets": "app", "segno": "app", "ifaddr": "app",
+                   "sklearn": "sklearn", "anywidget": "notebook", "ipywidgets": "notebook"}
+
+
 def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
     """``run()``'s exit status, or 2 with the one-line message ``prog: error: ...`` for an error a user
     can fix (a wrong value, a missing or corrupt file, a diverging run); 130 on Ctrl-C, 143 on
     SIGTERM. The benchmark scripts end through it too."""
     in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
+    previous_show = warnings.showwarning
+    # one line per warning, as an error's, not Python's file:line header and source line
+    warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
     try:
         return int(run() or 0)
     except BrokenPipeError:  # the reader went away (e.g. `chainrule eval | head`): not an error
@@ -81,6 +92,13 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
         return 0
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        extra = EXTRA_OF_MODULE.get((err.name or "").partition(".")[0])
+        if extra is None:  # not an optional dependency: a broken install, which the traceback shows
+            raise
+        print(f"{prog}: error: this needs {err.name}, which is not installed: pip install 'chainrule[{extra}]'",
+              file=sys.stderr)
         return 2
     except MemoryError as err:  # a network or batch too large for this machine, e.g. --hidden 100000000
         print(f"{prog}: error: not enough memory: {err or 'an allocation failed'}", file=sys.stderr)
@@ -92,6 +110,7 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     finally:
+        warnings.showwarning = previous_show
         if in_main:
             signal.signal(signal.SIGTERM, previous)
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import socket
-import sys
 import threading
 import time
-import warnings
 import webbrowser
 from pathlib import Path
 
@@ -60,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{err}: the bundled model is missing; train one with `chainrule train "
                                 "--out model.npz` and run `chainrule draw --model model.npz`") from None
     _check_free(args.host, args.port)
-    # one line for a skipped file in the corrections folder, as train's, not Python's file:line and source line
-    warnings.showwarning = lambda message, *_: print(f"chainrule draw: warning: {message}", file=sys.stderr)
     server = uvicorn.Server(server_config(app, args.host, args.port, log_level="warning"))
     threading.Thread(target=_announce, args=(server, args, access), daemon=True).start()
     server.run()

@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import matplotlib  # noqa: F401 (the figures need it: without it, fail before the evaluation, not after)
+
     from ..datasets import load_dataset
     from ..digits import class_accuracies, class_names, confident_mistakes, confusion_matrix, load_digit_model
     from ..plots import draw_confusion, draw_image_grid, save_figure
