@@ -170,3 +170,25 @@ def test_forward_takes_a_list_as_an_array(name):
     act = get_activation(name)
     z = [[0.5, -1.0, 2.0]]
     np.testing.assert_array_equal(act.forward(z), act.forward(np.asarray(z)))
+
+
+@pytest.mark.parametrize("name, slope", [("relu", 0.0), ("leaky_relu", 0.01)])
+def test_the_derivative_at_the_kink_is_the_documented_left_one(name, slope):
+    """At z = 0 (and -0.0) sigma' of relu is 0 and of leaky relu c, as documented ("1 for z > 0 and c
+    otherwise") and as torch's autograd takes it: derivative, derivative_from_output and backward agree."""
+    act = get_activation(name)
+    z = np.array([[-1.0, 0.0, -0.0, 1.0]])
+    expected = np.array([[slope, slope, slope, 1.0]])
+    np.testing.assert_array_equal(act.derivative(z), expected)
+    np.testing.assert_array_equal(act.derivative_from_output(act(z)), expected)
+    np.testing.assert_array_equal(act.backward(act(z), np.full(z.shape, 3.0)), 3 * expected)
+
+
+@pytest.mark.parametrize("name", COMPONENTWISE)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_derivative_follows_the_dtype_and_shape_of_the_input(name, dtype):
+    """sigma'(z) (and sigma' from the output a) is an array like z: float32 in, float32 out."""
+    z = np.linspace(-3, 3, 12, dtype=dtype).reshape(3, 4)
+    act = get_activation(name)
+    for d in (act.derivative(z), act.derivative_from_output(act(z))):
+        assert d.dtype == dtype and d.shape == z.shape

@@ -104,3 +104,19 @@ def test_axpy_is_alpha_x_plus_y_in_place(path, shape, alpha, layout, dtype, seed
     blas.axpy(alpha, x, y)
     assert y is kept
     np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype_a, dtype_b, dtype_c", [
+    (np.float32, np.float64, np.float32), (np.float64, np.float32, np.float32), (np.float64, np.float64, np.float32),
+    (np.float32, np.float32, np.float64), (np.float64, np.float32, np.float64),
+])
+def test_operands_of_another_dtype_than_c_give_the_formula_on_either_path(path, dtype_a, dtype_b, dtype_c):
+    """The direct gemm reads A and B as C's dtype: an operand of another dtype must take the matmul
+    way, even where C is large enough for the direct call (DIRECT_MIN is 0 on the BLAS path here)."""
+    rng = np.random.default_rng(3)
+    A, B = rng.standard_normal((4, 3)).astype(dtype_a), rng.standard_normal((3, 5)).astype(dtype_b)
+    C = rng.standard_normal((4, 5)).astype(dtype_c)
+    expected = -1.0 * (A.astype(np.float64) @ B.astype(np.float64)) + 0.5 * C.astype(np.float64)
+    blas.gemm_update(C, A, B, -1.0, 0.5)
+    assert C.dtype == dtype_c
+    np.testing.assert_allclose(C, expected, rtol=1e-5, atol=1e-5)

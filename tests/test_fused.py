@@ -96,8 +96,9 @@ def test_in_place_activations_give_what_the_plain_ones_give(name, seed, z, dtype
 
 @pytest.mark.parametrize("make", [
     lambda: SGD(0.1), lambda: SGD(0.1, weight_decay=0.01), lambda: SGD(0.1, momentum=0.9),
+    lambda: SGD(0.1, momentum=0.9, weight_decay=0.01), lambda: SGD(0.1, momentum=0.9, nesterov=True),
     lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-], ids=["sgd", "sgd+decay", "momentum", "nesterov+decay"])
+], ids=["sgd", "sgd+decay", "momentum", "momentum+decay", "nesterov", "nesterov+decay"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rows", [40, 301], ids=["formed", "one-gemm"])
 def test_a_factored_weight_step_is_the_step_of_the_matrix_it_stands_for(make, dtype, rows):
@@ -150,3 +151,25 @@ def test_the_fused_step_stops_the_delta_recursion_at_the_first_weights(monkeypat
                   epochs=1, batch_size=10, progress=False)
     assert not called and len(factored) == 2
     assert [layer.n_in for layer, _, _ in factored[0]] == [784, 8]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SGD(0.1, weight_decay=0.01), lambda: SGD(0.1, momentum=0.9),
+    lambda: SGD(0.1, momentum=0.9, weight_decay=0.01), lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+], ids=["sgd+decay", "momentum", "momentum+decay", "nesterov+decay"])
+@pytest.mark.parametrize("shape", [(40000,), (4, 16000)], ids=["long-bias", "wide-weights"])
+def test_an_update_in_blocks_of_rows_is_the_step_of_sgd_on_every_row(make, shape):
+    """_descend updates arrays below the one-gemm size in blocks of rows that fit the cache: a bias
+    of 40000 and a 4 x 16000 W span several blocks, and every block must take SGD.step's update."""
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(shape)
+    a, b = start.copy(), start.copy()
+    assert a.size < DIRECT_MIN and fused._BLOCK_BYTES // a[:1].nbytes < len(a)  # more than one block
+    opt_a, opt_b = make(), make()
+    state = {}
+    for _ in range(3):
+        g = rng.standard_normal(shape)
+        decay = 0.05 * opt_a.weight_decay if a.ndim == 2 else 0.0  # step decays weight matrices only
+        fused._descend(opt_a, a, 0.05 * g, state, decay)
+        opt_b.step([b], [g], 0.05)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

@@ -269,3 +269,24 @@ def test_atomic_write_through_a_dangling_link_creates_no_folder_outside(tmp_path
     assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
     atomic_write(tmp_path / "new" / "folder" / "plain.csv", lambda f: f.write(b"x"))  # the folder asked for is made
     assert (tmp_path / "new" / "folder" / "plain.csv").read_bytes() == b"x"
+
+
+def test_save_without_metadata_keeps_the_networks_own(tmp_path):
+    """net.save(path) writes net.metadata (what fit and the CLI record), and load gives it back."""
+    net = chainrule.mlp([3, 2])
+    net.metadata = {"dataset": "blobs", "epochs": 3}
+    net.save(tmp_path / "m.npz")
+    assert chainrule.load(tmp_path / "m.npz").metadata == {"dataset": "blobs", "epochs": 3}
+
+
+def test_a_float32_digit_model_computes_in_float32_after_the_round_trip(tmp_path):
+    """The Standardize layer is rebuilt in the file's dtype: a float32 model read back must not turn
+    raw uint8 images into float64 (and so every product after it)."""
+    net = chainrule.mlp([4, 3, 2], output="softmax", loss="cross_entropy", dtype=np.float32,
+                        input_scaling=(127.5, 1 / 127.5, (2, 2)))
+    net.save(tmp_path / "m.npz")
+    loaded = chainrule.load(tmp_path / "m.npz")
+    X = rng.integers(0, 256, (5, 2, 2)).astype(np.uint8)
+    assert loaded.layers[0].dtype == np.float32
+    assert loaded.forward(X).dtype == np.float32
+    np.testing.assert_array_equal(loaded.forward(X), net.forward(X))

@@ -98,3 +98,15 @@ def test_standardize_flattens_and_scales_raw_images_and_backward_restores_the_sh
     grad, _ = layer.backward(cache, np.ones((2, 6), np.float32))
     assert grad.shape == (2, 2, 3)
     np.testing.assert_allclose(grad, layer.scale, rtol=1e-6)
+
+
+def test_standard_scaling_gives_the_layer_that_maps_the_images_to_mean_0_and_standard_deviation_1():
+    """offset = mean and scale = 1 / std over all pixels: the Standardize layer built from them
+    turns the images it was fitted to into values of mean 0 and standard deviation 1."""
+    from chainrule.layers import standard_scaling
+
+    images = np.random.default_rng(0).integers(0, 256, (50, 4, 3)).astype(np.uint8)
+    offset, scale, shape = standard_scaling(images)
+    assert shape == (4, 3)
+    y, _ = Standardize(offset, scale, shape).forward(images)
+    assert y.mean() == pytest.approx(0, abs=1e-12) and y.std() == pytest.approx(1, rel=1e-12)

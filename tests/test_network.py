@@ -347,3 +347,29 @@ def test_dense_layers_of_two_dtypes_are_refused():
     with pytest.raises(ValueError, match="mix dtypes float32 and float64: give every layer one dtype"):
         chainrule.Network([chainrule.Dense(W32, np.zeros(3)), chainrule.ActivationLayer("relu"),
                            chainrule.Dense(W64, np.zeros(1))])
+
+
+@pytest.mark.parametrize("loss, output", [("half_squared_error", "identity"), ("binary_cross_entropy", "sigmoid")])
+def test_a_float32_network_takes_float64_targets_and_still_computes_in_float32(loss, output):
+    """Targets read as float64 are converted like X: the loss gradient, every dC/dW and dC/db and the
+    input gradient of the loss stay float32."""
+    net = chainrule.mlp([3, 4, 2], output=output, loss=loss, dtype=np.float32)
+    X, Y = rng.standard_normal((5, 3)), rng.uniform(0, 1, (5, 2))
+    _, grads = net.loss_and_gradient(X, Y)
+    assert all(g.dtype == np.float32 for pair in grads for g in pair)
+    assert net.input_gradient(X, Y=Y).dtype == np.float32
+
+
+def test_leaky_relu_hidden_layers_default_to_he_initialisation():
+    """He et al.'s variance 2 / n_in suits the whole ReLU family, leaky ReLU included."""
+    net = chainrule.mlp([400, 400], hidden="leaky_relu", seed=0)
+    assert net.dense[0].W.var() == pytest.approx(2 / 400, rel=0.03)
+
+
+def test_one_sigmoid_output_of_exactly_one_half_is_class_1_for_predict_and_accuracy_alike():
+    """predict's a >= 1/2 is the threshold accuracy and fit count with: at a = 1/2 (z = 0) both say 1."""
+    net = chainrule.Network([chainrule.Dense(np.zeros((1, 2)), np.zeros(1)), chainrule.ActivationLayer("sigmoid")])
+    X = rng.standard_normal((4, 2))
+    np.testing.assert_array_equal(net.forward(X), 0.5)
+    np.testing.assert_array_equal(net.predict(X), [1, 1, 1, 1])
+    assert chainrule.accuracy(net, X, np.ones(4, int)) == 1.0

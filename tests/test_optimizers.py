@@ -194,3 +194,42 @@ def test_a_step_needs_one_gradient_per_parameter_array():
     params = [np.zeros(3), np.zeros(2)]
     with pytest.raises(ValueError, match="one gradient per parameter array"):
         SGD(0.1).step(params, [np.ones(3)])
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.5])
+def test_adam_adds_eps_to_the_bias_corrected_root_of_s(eps):
+    """theta -= eta m_hat / (sqrt(s_hat) + eps), eps added after the bias correction of s (Kingma & Ba,
+    Algorithm 1; torch.optim.Adam): with gradients of the size of eps the place of eps decides the step."""
+    eta, b1, b2 = 0.01, 0.9, 0.999
+    theta = np.array([[1.0, -2.0], [0.5, 3.0]])
+    expected, m, s = theta.copy(), 0.0, 0.0
+    optimizer = Adam(eta, b1, b2, eps)
+    rng = np.random.default_rng(0)
+    for t in range(1, 5):
+        g = eps * rng.standard_normal(theta.shape)
+        optimizer.step([theta], [g])
+        m = b1 * m + (1 - b1) * g
+        s = b2 * s + (1 - b2) * g * g
+        expected -= eta * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+    np.testing.assert_allclose(theta, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam"])
+def test_make_optimizer_passes_on_the_momentum_and_weight_decay_it_is_given(name):
+    optimizer = make_optimizer(name, lr=0.05, momentum=0.0 if name == "adam" else 0.5, weight_decay=0.01)
+    assert optimizer.lr == 0.05 and optimizer.weight_decay == 0.01
+    if name != "adam":
+        assert optimizer.momentum == 0.5 and optimizer.nesterov == (name == "nesterov")
+
+
+@pytest.mark.parametrize("c, expected", [(0.9, 0.125), (0.6, 0.5), (0.4, 1.0)])
+def test_armijo_demands_the_sufficient_decrease_c_alpha_g_squared_not_any_decrease(c, expected):
+    """On C = |theta|^2 / 2 (g = theta) the step theta - alpha g gives C (1 - alpha)^2, which meets
+    C (1 - alpha)^2 <= C - c alpha |g|^2 exactly when alpha <= 2 (1 - c): from alpha0 = 1, halving, the
+    first alpha that does is 0.125 for c = 0.9, 0.5 for c = 0.6 and 1 for c = 0.4."""
+    theta = np.array([3.0, -4.0])
+    loss_at = lambda: 0.5 * float(theta @ theta)  # noqa: E731
+    alpha, before, after = armijo_step(lambda: (loss_at(), [theta.copy()]), loss_at, [theta], alpha0=1.0, c=c)
+    assert alpha == expected and before == 12.5
+    assert after == pytest.approx(12.5 * (1 - expected) ** 2) and after == loss_at()
+    np.testing.assert_allclose(theta, (1 - expected) * np.array([3.0, -4.0]))

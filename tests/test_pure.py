@@ -145,3 +145,32 @@ def test_bad_shapes_are_rejected_with_a_message():
         net.loss_and_gradient([[1.0, 2.0, 3.0]], [0, 1])
     with pytest.raises(ValueError, match=r"a label must lie in \[0, 2\)"):
         net.loss_and_gradient([[1.0, 2.0, 3.0]], [2])
+
+
+def test_random_draws_weights_of_variance_1_over_n_in_and_zero_biases():
+    """PureNetwork.random: W_jk ~ N(0, 1/n_in) (the docstring's scaling), b = 0, reproducible from the seed."""
+    net = PureNetwork.random([400, 300, 2], seed=3)
+    first = np.array(net.weights[0])
+    assert first.shape == (300, 400)
+    assert first.var() == pytest.approx(1 / 400, rel=0.03) and abs(first.mean()) < 1e-3
+    assert np.array(net.weights[1]).shape == (2, 300)
+    assert net.biases == [[0.0] * 300, [0.0] * 2]
+    assert PureNetwork.random([400, 300, 2], seed=3).weights == net.weights
+
+
+@pytest.mark.parametrize("scale", [1000.0, -1000.0])
+def test_softmax_and_cross_entropy_stay_finite_at_huge_logits_as_the_cores_do(scale):
+    """softmax and log_softmax shift by max z: at logits of +-1000, where e^z overflows (or every e^z
+    underflows to 0), the loss, the gradient and the output equal the core's, all finite."""
+    W, b = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0.0, 0.0, 0.0]
+    twin = PureNetwork([W], [b], output="softmax", loss="cross_entropy")
+    net = chainrule.Network([chainrule.Dense(np.array(W), np.array(b)), chainrule.ActivationLayer("softmax")],
+                            loss="cross_entropy")
+    X, Y = [[scale, 0.5 * scale], [0.2 * scale, scale]], [0, 1]
+    loss, grads = net.loss_and_gradient(np.array(X), np.array(Y))
+    pure_loss, pure_grads = twin.loss_and_gradient(X, Y)
+    assert math.isfinite(pure_loss)
+    close(pure_loss, loss)
+    close(pure_grads[0][0], grads[0][0])
+    close(pure_grads[0][1], grads[0][1])
+    close(twin.feedforward(X[0]), net.forward(np.array(X[:1]))[0])

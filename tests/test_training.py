@@ -268,3 +268,73 @@ def test_accuracy_refuses_a_regression_network():
     with pytest.raises(ValueError, match="this network's identity output gives no classes: measure a regression "
                                          r"with net.loss_value\(X, Y\)"):
         chainrule.accuracy(net, X, X.mean(1))
+
+
+def per_sample_loss(loss, out, Y):
+    """The loss of each row of the output (logits for the fused losses), written out from its formula."""
+    if loss == "cross_entropy":
+        z = out - out.max(axis=1, keepdims=True)
+        return -(z[np.arange(len(Y)), Y] - np.log(np.exp(z).sum(axis=1)))
+    if loss == "binary_cross_entropy":
+        a = 1 / (1 + np.exp(-out))
+        y = Y.reshape(out.shape)
+        return -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    factor = 0.5 if loss == "half_squared_error" else 1.0
+    return factor * ((out - Y) ** 2).sum(axis=1)
+
+
+@pytest.mark.parametrize("output, loss, n_out", [
+    ("softmax", "cross_entropy", 3), ("sigmoid", "binary_cross_entropy", 1), ("sigmoid", "binary_cross_entropy", 2),
+    ("identity", "squared_error", 2), ("identity", "half_squared_error", 2), ("identity", "mean_squared_error", 2),
+])
+def test_the_recorded_loss_and_accuracy_are_means_per_sample_whether_the_loss_is_a_sum_or_a_mean(output, loss, n_out):
+    """history.loss is the mean over the training rows of each row's loss (a summed loss divided by m,
+    a mean one not), and history.accuracy the share right, both on the batch before its step: with
+    one batch of all rows, those of the network before fit. A sigmoid output fused with its loss
+    gives logits, so a row counts as class 1 at z >= 0 (a >= 1/2), not at z >= 1/2."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((200, 3))
+    net = chainrule.mlp([3, 5, n_out], hidden="tanh", output=output, loss=loss, seed=2)
+    for dense in net.dense:
+        dense.W *= 0.3  # logits near 0, many of them in [0, 1/2)
+    before = net.copy()
+    if loss == "cross_entropy":
+        Y = rng.integers(0, n_out, 200)
+    elif loss == "binary_cross_entropy":
+        Y = rng.integers(0, 2, (200, n_out)).astype(float)
+    else:
+        Y = rng.standard_normal((200, n_out))
+    history = chainrule.fit(net, X, Y, epochs=1, batch_size=200, lr=0.1, progress=False)
+    out = before.forward_pass(X, before.loss_layers)[0]
+    assert history.loss == pytest.approx([per_sample_loss(loss, out, Y).mean()], rel=1e-12)
+    if net.is_classifier:
+        if n_out == 1:
+            right = (out[:, 0] >= 0) == (Y[:, 0] == 1)
+            assert 0 < np.count_nonzero((out >= 0) & (out < 0.5))
+        else:
+            right = out.argmax(axis=1) == (Y if Y.ndim == 1 else Y.argmax(axis=1))
+        assert history.accuracy == [np.count_nonzero(right) / 200]
+        if n_out == 1:
+            assert history.accuracy == [chainrule.accuracy(before, X, Y)]
+
+
+@pytest.mark.parametrize("epochs", range(1, 31))
+def test_the_step_schedule_divides_by_ten_at_each_third_and_never_more_than_twice(epochs):
+    """step: gamma^floor(epoch / every), every = a third of the epochs rounded up: non-increasing,
+    1 at the start and at most three stages 1, 0.1, 0.01 (never 0.001), whatever the number of epochs."""
+    factors = [schedule_factor("step", e / epochs, epochs, e) for e in range(epochs)]
+    every = math.ceil(epochs / 3)
+    assert factors == pytest.approx([0.1 ** (e // every) for e in range(epochs)])
+    assert factors[0] == 1 and all(a >= b for a, b in zip(factors, factors[1:]))
+    assert min(factors) >= 0.01 - 1e-15
+    if epochs == 10:
+        assert factors == pytest.approx([1] * 4 + [0.1] * 4 + [0.01] * 2)
+
+
+def test_a_resumed_run_continues_the_cosine_schedule_where_it_stopped():
+    """fit(..., start_epoch=2) takes epochs 3 and 4 at the rates of a run that went through 1 and 2."""
+    X, y = blobs(40)
+    history = chainrule.fit(classifier(), X, y, epochs=4, start_epoch=2, batch_size=40, lr=0.2, schedule="cosine",
+                            progress=False)
+    assert history.epoch == [3, 4]
+    assert history.lr == pytest.approx([0.2 * (1 + math.cos(math.pi * e / 4)) / 2 for e in (2, 3)])
