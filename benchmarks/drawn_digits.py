@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 
@@ -192,12 +192,14 @@ def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers
     if devices:
         started = time.perf_counter()
         # each share of the digits in its own process, server and Chromium: a replayed point waits for
-        # the page's next frames, not for a core, so the shares run side by side
+        # the page's next frames, not for a core, so the shares run side by side; no process for no digits
         dealt = {d: chosen[j::len(devices)] if alternate else chosen for j, d in enumerate(devices)}
-        shares = [(device, dealt[device][w::workers]) for device in devices for w in range(workers)]
-        with ProcessPoolExecutor(len(shares), mp_context=get_context("spawn")) as pool:
-            done = list(pool.map(_replay_share, [model] * len(shares), [d for d, _ in shares],
-                                 [[strokes[i] for i in part] for _, part in shares]))
+        shares = [(device, dealt[device][w::workers]) for device in devices
+                  for w in range(min(workers, len(dealt[device])))]
+        # Ctrl-C and SIGTERM are this process's to handle: leaving the block, the pool ends its workers
+        # (a ProcessPoolExecutor waited for every replay to finish, up to an hour)
+        with get_context("spawn").Pool(len(shares), signal.signal, (signal.SIGINT, signal.SIG_IGN)) as pool:
+            done = pool.starmap(_replay_share, [(model, d, [strokes[i] for i in part]) for d, part in shares])
         faithful = dict.fromkeys(devices, 0)
         for (device, part), (digits, complete, errors) in zip(shares, done):
             live[device][part] = digits

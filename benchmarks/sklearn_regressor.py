@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor as SklearnMLP
 from sklearn.preprocessing import StandardScaler, scale
 
-from chainrule.cli import Parser, positive_int, run_reporting_errors
+from chainrule.cli import Parser, fit_stopping_on_interrupt, positive_int, run_reporting_errors
 from chainrule.sklearn import MLPRegressor
 
 PROG = "benchmarks/sklearn_regressor.py"  # how errors name this script
@@ -50,7 +50,8 @@ def main() -> None:
             for estimator in (MLPRegressor, SklearnMLP):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    fitted = estimator(max_iter=args.max_iter, tol=0.0, random_state=seed).fit(X, y)
+                    unfitted = estimator(max_iter=args.max_iter, tol=0.0, random_state=seed)
+                    fitted = fit_stopping_on_interrupt(unfitted, X, y)
                 row.append((fitted.loss_curve_[-1], fitted.score(X, y)))
             (ours_loss, ours_r2), (their_loss, their_r2) = row
             rows.append((ours_loss, their_loss, ours_r2, their_r2))

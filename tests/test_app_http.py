@@ -216,6 +216,9 @@ def test_several_clients_at_once(client, drawn):
     (["--model", "/nonexistent/model.npz"], "no model file"),
     (["--adapt-steps", "0"], "--adapt-steps"),
     (["--data-dir", __file__], "is a file: give a folder for the corrections"),  # the first correction failed
+    # an address of another machine (TEST-NET-1) or a name that does not resolve: the fix is --host, not --port
+    (["--host", "192.0.2.1"], "give --host an address of this machine"),
+    (["--host", "no-such-host.invalid"], "give --host an address of this machine"),
 ])
 def test_draw_command_reports_bad_arguments_in_one_line(argv, message):
     run = subprocess.run([sys.executable, "-m", "chainrule", "draw", "--no-browser", *argv],

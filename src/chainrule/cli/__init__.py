@@ -115,6 +115,18 @@ def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def fit_stopping_on_interrupt(estimator, X, y):
+    """``estimator.fit(X, y)`` for a scikit-learn estimator, stopped by Ctrl-C and SIGTERM: scikit-learn's
+    own MLPs read either as "end the training here" and return the half-trained model, which a benchmark
+    would then count; here the interrupt goes on to ``run_reporting_errors``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "Training interrupted by user")
+        try:
+            return estimator.fit(X, y)
+        except UserWarning as warning:  # raised inside scikit-learn's handler of the interrupt
+            raise warning.__context__ from None
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     return _int_within(text, 1, None, "a positive integer")

@@ -9,6 +9,7 @@ printed link carries it, and the page shows the link as a QR code."""
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import socket
 import threading
@@ -90,8 +91,12 @@ def _check_free(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(infos[0][4])
     except OSError as err:
-        raise ValueError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
-                         "pick another with --port N (0 = any free port)") from None
+        # a port taken or reserved wants another port; a name that does not resolve or an address of
+        # another machine wants another host
+        port_hint = isinstance(err, PermissionError) or err.errno == errno.EADDRINUSE
+        hint = ("pick another with --port N (0 = any free port)" if port_hint else
+                "give --host an address of this machine (127.0.0.1, the default; 0.0.0.0 for the LAN)")
+        raise ValueError(f"cannot listen on {host}:{port} ({err.strerror or err}); {hint}") from None
 
 
 def _announce(server, args: argparse.Namespace, access) -> None:
