@@ -475,6 +475,7 @@ def test_pad_through_a_server_outage(browser, digit_model, tmp_path, samples, ar
     page.wait_for_function(f"!{NOTICE}.hidden", timeout=3000)  # the page is idle
     notice = "no answer: the server is not reachable — retrying"
     assert page.get_by_test_id("pad-notice").text_content() == notice
+    _assert_notice_leaves_the_pad_free(page, {"x": 0, "y": 0, **DESKTOP["viewport"]})
     assert page.get_by_test_id("prediction").text_content() == label  # still this drawing's answer
     page.get_by_test_id("bw-label-0").click()  # the backward view asks the server, and is told it is away
     page.wait_for_function("!document.getElementById('fw-status').hidden", timeout=3000)
@@ -507,6 +508,40 @@ def test_pad_through_a_server_outage(browser, digit_model, tmp_path, samples, ar
         assert settled_prediction(page) != ""
         assert not page.errors
         page.close()
+
+
+def _assert_notice_leaves_the_pad_free(page, screen: dict) -> None:
+    """The outage notice is on the screen beside the pad, none of it over the pad's drawing area, so that
+    the ink stays in sight while the student goes on drawing; Undo and Clear stay on the screen too."""
+    notice, canvas = page.get_by_test_id("pad-notice").bounding_box(), page.get_by_test_id("canvas").bounding_box()
+    assert page.get_by_test_id("pad-notice").is_visible() and _inside(notice, screen)
+    assert not _overlaps(notice, canvas)
+    assert notice["y"] - (canvas["y"] + canvas["height"]) < 40  # close by, where the eye is
+    for part in ("undo", "clear"):
+        assert not _overlaps(page.get_by_test_id(part).bounding_box(), notice), part
+
+
+def test_phone_outage_notice_leaves_the_ink_in_sight(browser, digit_model, tmp_path, samples, artifacts):
+    """On a phone, the whole pad is the place to draw: the notice goes under it, and a stroke drawn
+    along the pad's bottom edge during the outage stays visible."""
+    app = create_app(net=digit_model, data_dir=tmp_path)
+    paths, label = samples[1]
+    with serving(app) as port:
+        page = open_page(browser, f"http://127.0.0.1:{port}/", PHONE)
+        draw_with_touch(page, place(paths, page.get_by_test_id("canvas").bounding_box(), 0.6))
+        assert settled_prediction(page) == label
+    page.wait_for_function(f"!{NOTICE}.hidden", timeout=3000)
+    box = page.get_by_test_id("canvas").bounding_box()
+    y = box["y"] + 0.93 * box["height"]  # where the notice used to lie
+    draw_with_touch(page, [np.column_stack([np.linspace(box["x"] + 40, box["x"] + box["width"] - 40, 20),
+                                            np.full(20, y)])])
+    assert page.evaluate("pad.strokes.length") == len(paths) + 1
+    _assert_notice_leaves_the_pad_free(page, {"x": 0, "y": 0, **PHONE["viewport"]})
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [box["x"] + box["width"] / 2, y])
+    assert hit == "pad"
+    page.screenshot(path=artifacts / "draw-phone-server-down.png")
+    assert not page.errors
+    page.close()
 
 
 def test_live_training_through_a_server_outage(browser, digit_model, mnist, tmp_path):

@@ -178,6 +178,104 @@ def test_backward_view_shows_the_library_numbers_and_a_step_lowers_the_loss(brow
     page.close()
 
 
+SCREENS = {"1280x900": DESKTOP, "1920x1080": dict(viewport={"width": 1920, "height": 1080}),
+           "1024x768": dict(viewport={"width": 1024, "height": 768})}
+
+
+def _in_view(page, testid: str) -> bool:
+    """Whether the element is wholly on the screen as the page is scrolled now."""
+    box, size = page.get_by_test_id(testid).bounding_box(), page.viewport_size
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0
+            and box["x"] + box["width"] <= size["width"] and box["y"] + box["height"] <= size["height"])
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_forward_view_is_beside_the_pad_while_drawing(browser, url, sample, artifacts, screen):
+    """A student watches the activations while drawing: on a laptop or desktop screen the pad, the
+    whole forward view and the answer are on the screen together, without scrolling, from the start."""
+    page = open_page(browser, url, SCREENS[screen])
+    paths, label = sample
+    canvas = page.get_by_test_id("canvas").bounding_box()
+    points = np.concatenate(place(paths, canvas))
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y)
+    settle(page)  # the pen is still down
+    assert page.evaluate("window.scrollY") == 0
+    for part in ("canvas", "forward-view", "fw-layers", "fw-verdict", "prediction"):
+        assert _in_view(page, part), part
+    assert page.get_by_test_id("canvas").bounding_box() == canvas  # the views filled in: the pad kept its place
+    assert canvas["width"] >= 300  # still a pad to draw on
+    page.mouse.up()
+    assert settled_prediction(page) == str(label)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= page.viewport_size["width"]
+    page.screenshot(path=artifacts / f"inspect-pad-and-forward-{screen}.png")
+    assert not page.errors
+    page.close()
+
+
+MATHML = "http://www.w3.org/1998/Math/MathML"
+# An element as a term: name(children) or name:text, e.g. msup(mi:W,mrow(mo:(,mn:2,mo:))) for W^(2).
+TERM = """(root) => { const term = (e) => e.children.length ? `${e.localName}(${[...e.children].map(term).join(",")})`
+                                                       : `${e.localName}:${e.textContent.trim()}`;
+                   return term(root); }"""
+
+
+def _up(symbol: str, index: str) -> str:
+    """The term of symbol^(index), as the course texts write a layer's quantity (delta^(k), W^(k))."""
+    number = f"mn:{index}" if index.isdigit() else f"mi:{index}"
+    return f"msup(mi:{symbol},mrow(mo:(,{number},mo:)))"
+
+
+def _partial(top: str, bottom: str) -> str:
+    return f"mfrac(mrow(mo:∂,{top}),mrow(mo:∂,{bottom}))"
+
+
+def test_backward_formulas_are_mathematics_not_ascii(browser, url, sample, artifacts):
+    """The backward view writes its formulas in MathML, as the course texts write them: delta^(k),
+    W^(k), (a^(k-1))^T, sigma_k' and the Hadamard product, fractions for the derivatives. Chromium
+    renders them as mathematics (display: math); the live numbers stay plain text."""
+    page = open_page(browser, url, DESKTOP)
+    paths, label = sample
+    draw_with_mouse(page, place(paths, page.get_by_test_id("canvas").bounding_box()))
+    settled_prediction(page)
+    page.get_by_test_id(f"bw-label-{(label + 1) % 10}").click()
+    page.wait_for_function("inside.backward !== null")
+    settle(page)
+    body = page.get_by_test_id("bw-body")
+    text = body.text_content()
+    for ascii_math in ("delta^", "sigma_", "dC/d", "^T", "a^(", "sum_"):
+        assert ascii_math not in text, ascii_math
+    assert body.locator("code").count() == 0  # no formula left as the library's text
+    kinds = page.evaluate("""() => [...document.querySelectorAll('#bw-body math, .bw-step math')].map((m) =>
+      [m.namespaceURI, getComputedStyle(m).display])""")
+    # "math" is display: math, the inline layout of MathML Core; an element unknown to Chromium would be "inline"
+    assert len(kinds) >= 8 and all(kind in ([MATHML, "math"], [MATHML, "inline math"]) for kind in kinds)
+    term = lambda testid: page.get_by_test_id(testid).locator("math").evaluate(TERM)  # noqa: E731
+    delta = term("bw-formula-delta-1")  # the hidden layer of 784-800-10: layer 1 of L = 2
+    assert delta.startswith(f"math({_up('δ', '1')},mo:=,")
+    assert "msubsup(mi:σ,mn:1,mo:′)" in delta and "mo:⊙" in delta
+    assert f"msup(mrow(mo:(,{_up('W', '2')},mo:)),mi:T),{_up('δ', '2')}" in delta
+    assert term("bw-formula-dW-1") == (f"math({_partial('mi:C', _up('W', '1'))},mo:=,"
+                                       f"mrow({_up('δ', '1')},msup(mrow(mo:(,{_up('a', '0')},mo:)),mi:T)))")
+    assert term("bw-formula-db-2") == f"math({_partial('mi:C', _up('b', '2'))},mo:=,{_up('δ', '2')})"
+    assert term("bw-formula-delta_output") == (f"math({_up('δ', 'L')},mo:=,{_partial('mi:C', _up('z', 'L'))},mo:=,"
+                                               f"mfrac(mrow({_up('a', 'L')},mo:−,mi:y),mi:m))")
+    loss = term("bw-formula-loss")
+    assert loss.startswith("math(mi:C,mo:=,mo:−,mfrac(mn:1,mi:m),msub(mo:∑,mi:x),msub(mo:∑,mi:i),")
+    assert "msubsup(mi:a,mi:i,mrow(mo:(,mi:L,mo:)))" in loss
+    assert term("bw-formula-input_gradient").startswith(f"math({_partial('mi:C', 'mi:x')},mo:=,")
+    # a fraction is drawn as one: its numerator above its denominator
+    over = page.get_by_test_id("bw-formula-dW-1").locator("mfrac > mrow")
+    assert over.nth(0).bounding_box()["y"] + over.nth(0).bounding_box()["height"] <= over.nth(1).bounding_box()["y"] + 1
+    assert page.get_by_test_id("bw-loss").text_content().startswith("C = ")  # live numbers: text
+    assert "max |δ| = " in page.get_by_test_id("bw-layer-0").text_content()
+    page.get_by_test_id("backward-view").screenshot(path=artifacts / "inspect-backward-mathml.png")
+    assert not page.errors
+    page.close()
+
+
 def test_confidence_view_reports_coverage_on_mnist(browser, url, sample, digit_model, mnist, artifacts):
     page = open_page(browser, url, DESKTOP)
     page.wait_for_function("inside.coverage !== null", timeout=20_000)

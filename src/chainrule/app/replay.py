@@ -96,11 +96,12 @@ def place(paths: list[np.ndarray], box: dict, size: float = 0.6,
 
 
 def draw_with_mouse(page, paths: list[np.ndarray]) -> None:
+    """The mouse along each path, button down (Playwright takes Python floats only, not NumPy integers)."""
     for path in paths:
-        page.mouse.move(*path[0])
+        page.mouse.move(float(path[0][0]), float(path[0][1]))
         page.mouse.down()
         for x, y in path[1:]:
-            page.mouse.move(x, y)
+            page.mouse.move(float(x), float(y))
         page.mouse.up()
 
 

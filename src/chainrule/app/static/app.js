@@ -163,7 +163,8 @@ function noticeText() {
   return net.problem || (net.offline ? OFFLINE : "");
 }
 
-// Why there is no answer, over the pad where the eye is; the verdict says it too while it shows none.
+// Why there is no answer, just under the pad where the eye is, yet clear of the ink, which stays drawable;
+// the verdict says it too while it shows none.
 function showNotice() {
   const notice = document.getElementById("pad-notice");
   notice.textContent = noticeText();

@@ -319,6 +319,80 @@ async function resetLab() {
   refreshInside();
 }
 
+// ---- formulas as MathML ---------------------------------------------------------------------------
+// The library names each formula in ASCII (chainrule.inspection.FORMULAS); the page shows it as
+// mathematics in the notation of docs/math.md: delta^(k) is δ⁽ᵏ⁾, sigma_k' is σ′ with subscript k,
+// "*" the Hadamard product ⊙. Chromium renders MathML Core and screen readers read it, so the page
+// needs no library; a formula the page does not know yet is shown as the library's text.
+const mml = {
+  i: (x) => `<mi>${x}</mi>`, n: (x) => `<mn>${x}</mn>`, o: (x) => `<mo>${x}</mo>`,
+  row: (...parts) => `<mrow>${parts.join("")}</mrow>`,
+  sup: (base, up) => `<msup>${base}${up}</msup>`,
+  sub: (base, down) => `<msub>${base}${down}</msub>`,
+  subsup: (base, down, up) => `<msubsup>${base}${down}${up}</msubsup>`,
+  frac: (top, bottom) => `<mfrac>${top}${bottom}</mfrac>`,
+  math: (...parts) => `<math>${parts.join("")}</math>`,
+  // a formula of its own: fractions at full size, as written in the course texts (inline ones are compact)
+  display: (math) => math.replace("<math>", '<math displaystyle="true">'),
+};
+const paren = (...parts) => mml.row(mml.o("("), ...parts, mml.o(")"));
+const ofLayer = (symbol, index) => mml.sup(mml.i(symbol), paren(index));        // W^(k)
+const ofLayerAt = (symbol, i, index) => mml.subsup(mml.i(symbol), mml.i(i), paren(index));  // a_i^(L)
+const transposed = (...parts) => mml.sup(paren(...parts), mml.i("T"));
+const partial = (top, bottom) => mml.frac(mml.row(mml.o("∂"), top), mml.row(mml.o("∂"), bottom));
+const sigmaPrime = (index) => mml.subsup(mml.i("σ"), index, mml.o("′"));
+const sumOver = (i) => mml.sub(mml.o("∑"), mml.i(i));
+const applied = (f, ...argument) => mml.row(f, mml.o("("), ...argument, mml.o(")"));
+const eq = (...parts) => mml.math(...parts.flatMap((part, i) => (i ? [mml.o("="), part] : [part])));
+const squaredDistance = () => mml.sup(mml.row(mml.o("|"), applied(ofLayer("a", mml.i("L")), mml.i("x")), mml.o("−"),
+                                              applied(mml.i("y"), mml.i("x")), mml.o("|")), mml.n(2));
+const layerL = mml.i("L");  // the output layer's number in the formulas
+const log = `${mml.i("log")}<mspace width="0.17em"/>`;  // MathML Core puts no space after "log" of itself
+const space = '<mspace width="0.6em"/>';
+
+// Keyed by the library's text; the layer formulas take the layer number k (1..L), as the view is per layer.
+const FORMULA_MATHML = {
+  "C = -1/m sum_x sum_i y_i log a_i^(L),  a^(L) = softmax(z^(L))": () =>
+    mml.math(mml.i("C"), mml.o("="), mml.o("−"), mml.frac(mml.n(1), mml.i("m")), sumOver("x"), sumOver("i"),
+             mml.sub(mml.i("y"), mml.i("i")), log, ofLayerAt("a", "i", layerL), mml.o(","), space,
+             ofLayer("a", layerL), mml.o("="), applied(mml.i("softmax"), ofLayer("z", layerL))),
+  "C = -1/m sum_x sum_i [y_i log a_i + (1 - y_i) log(1 - a_i)]": () =>
+    mml.math(mml.i("C"), mml.o("="), mml.o("−"), mml.frac(mml.n(1), mml.i("m")), sumOver("x"), sumOver("i"),
+             mml.o("["), mml.sub(mml.i("y"), mml.i("i")), log, mml.sub(mml.i("a"), mml.i("i")), mml.o("+"),
+             paren(mml.n(1), mml.o("−"), mml.sub(mml.i("y"), mml.i("i"))), mml.i("log"),
+             paren(mml.n(1), mml.o("−"), mml.sub(mml.i("a"), mml.i("i"))), mml.o("]")),
+  "C = sum_x |a^(L)(x) - y(x)|^2": () => mml.math(mml.i("C"), mml.o("="), sumOver("x"), squaredDistance()),
+  "C = 1/2 sum_x |a^(L)(x) - y(x)|^2": () =>
+    mml.math(mml.i("C"), mml.o("="), mml.frac(mml.n(1), mml.n(2)), sumOver("x"), squaredDistance()),
+  "C = 1/m sum_x |a^(L)(x) - y(x)|^2": () =>
+    mml.math(mml.i("C"), mml.o("="), mml.frac(mml.n(1), mml.i("m")), sumOver("x"), squaredDistance()),
+  "delta^(L) = dC/dz^(L) = (a^(L) - y) / m": () =>
+    eq(ofLayer("δ", layerL), partial(mml.i("C"), ofLayer("z", layerL)),
+       mml.frac(mml.row(ofLayer("a", layerL), mml.o("−"), mml.i("y")), mml.i("m"))),
+  "delta^(L) = sigma_L'(z^(L)) * dC/da^(L)": () =>
+    eq(ofLayer("δ", layerL),
+       mml.row(applied(sigmaPrime(layerL), ofLayer("z", layerL)), mml.o("⊙"),
+               partial(mml.i("C"), ofLayer("a", layerL)))),
+  "delta^(k) = sigma_k'(z^(k)) * (W^(k+1))^T delta^(k+1)": (k) =>
+    eq(ofLayer("δ", mml.n(k)), mml.row(applied(sigmaPrime(mml.n(k)), ofLayer("z", mml.n(k))), mml.o("⊙"),
+                                       transposed(ofLayer("W", mml.n(k + 1))), ofLayer("δ", mml.n(k + 1)))),
+  "dC/dW^(k) = delta^(k) (a^(k-1))^T": (k) =>
+    eq(partial(mml.i("C"), ofLayer("W", mml.n(k))),
+       mml.row(ofLayer("δ", mml.n(k)), transposed(ofLayer("a", mml.n(k - 1))))),
+  "dC/db^(k) = delta^(k)": (k) => eq(partial(mml.i("C"), ofLayer("b", mml.n(k))), ofLayer("δ", mml.n(k))),
+  "dC/dx = (W^(1))^T delta^(1)  (times the input scaling)": () =>
+    `${eq(partial(mml.i("C"), mml.i("x")), mml.row(transposed(ofLayer("W", mml.n(1))), ofLayer("δ", mml.n(1))))}
+     <span class="subtle">(times the input scaling)</span>`,
+};
+
+// The formula `key` of the backward answer's formulas, for layer k where it is a layer's.
+function formula(formulas, key, k) {
+  const text = formulas[key], build = FORMULA_MATHML[text];
+  const testid = `bw-formula-${key}${k === undefined ? "" : `-${k}`}`;
+  return build ? `<span class="eq" data-testid="${testid}">${mml.display(build(k))}</span>`
+               : `<code data-testid="${testid}">${text}</code>`;
+}
+
 // ---- backward view -------------------------------------------------------------------------------
 function chooseLabel(k) {
   inside.label = k;
@@ -347,30 +421,40 @@ function renderBackward() {
   const out = bw.layers[L - 1];
   const rows = bw.probabilities.map((p, i) =>
     `<tr class="${i === bw.label ? "target" : ""}"><td>${i}</td><td>${fmt(p)}</td><td>${i === bw.label ? 1 : 0}</td><td>${fmt(out.delta[i], 5)}</td></tr>`).join("");
+  const C = mml.i("C");
   let html = `
-    <div class="bw-loss"><span>loss for “${bw.label}”</span> <strong data-testid="bw-loss">C = ${fmt(bw.loss, 5)}</strong> <code>${f.loss}</code></div>
+    <div class="bw-loss"><span>loss for “${bw.label}”</span>
+      <strong data-testid="bw-loss">C = ${fmt(bw.loss, 5)}</strong>
+      ${formula(f, "loss")}</div>
     <div class="bw-layers">`;
   for (let k = L - 1; k >= 0; k--) {
     const layer = bw.layers[k];
     const n = k + 1;
     html += `<div class="bw-layer" data-testid="bw-layer-${k}">${k === L - 1 ? `
-      <div class="bw-title">output layer ${L}: <code>${f.delta_output}</code></div>
-      <table class="bw-table" data-testid="bw-output-table"><tr><th>i</th><th>a<sub>i</sub><sup>(L)</sup></th><th>y<sub>i</sub></th><th>δ<sub>i</sub><sup>(L)</sup></th></tr>${rows}</table>` : ""}
-      <div class="bw-title">δ<sup>(${n})</sup>${k < L - 1 ? ` <code>${f.delta}</code>` : ""} <span class="subtle">max |δ| = ${fmt(maxAbs(layer.delta), 6)}</span></div>
+      <div class="bw-title">output layer L = ${L}: ${formula(f, "delta_output")}</div>
+      <table class="bw-table" data-testid="bw-output-table"><tr><th>i</th>
+        <th>${mml.math(ofLayerAt("a", "i", layerL))}</th><th>${mml.math(mml.sub(mml.i("y"), mml.i("i")))}</th>
+        <th>${mml.math(ofLayerAt("δ", "i", layerL))}</th></tr>${rows}</table>` : ""}
+      <div class="bw-title">${k < L - 1 ? formula(f, "delta", n) : mml.math(ofLayer("δ", mml.n(n)))}
+        <span class="subtle">max |δ| = ${fmt(maxAbs(layer.delta), 6)}</span></div>
       ${strip(layer.delta, `bw-delta-${k}`)}
-      <div class="bw-title">∂C/∂W<sup>(${n})</sup> <code>${f.dW}</code>, ∂C/∂b<sup>(${n})</sup> = δ<sup>(${n})</sup> <code>${f.db}</code></div>`;
+      <div class="bw-title">${formula(f, "dW", n)}, ${formula(f, "db", n)}</div>`;
     if (k === 0) {
       html += `<div class="bw-images">${layer.dW_units.map((j, i) =>
         `<figure><canvas data-row="${i}" width="28" height="28"></canvas><figcaption>unit ${j}</figcaption></figure>`).join("")}</div>
-        <p class="subtle">rows of ∂C/∂W<sup>(1)</sup> of the ${layer.dW_units.length} units whose weights a step would change most</p>`;
+        <p class="subtle">rows of ${mml.math(partial(C, ofLayer("W", mml.n(1))))} of the ${layer.dW_units.length} units
+        whose weights a step would change most</p>`;
     } else {
       html += `<canvas class="bw-matrix" data-layer="${k}" data-testid="bw-dW-${k}"></canvas>
-        <p class="subtle">row i is δ<sub>i</sub><sup>(${n})</sup> times a<sup>(${k})</sup>: a column is zero where that unit of layer ${k} is silent</p>`;
+        <p class="subtle">row i is ${mml.math(ofLayerAt("δ", "i", mml.n(n)))} times
+        ${mml.math(ofLayer("a", mml.n(k)))}: a column is zero where that unit of layer ${k} is silent</p>`;
     }
     html += "</div>";
   }
-  html += `<div class="bw-layer"><div class="bw-title">input gradient <code>${f.input_gradient}</code></div>
-      <figure class="bw-input"><canvas id="bw-input" width="28" height="28" data-testid="bw-input-gradient"></canvas><figcaption>∂C/∂x: red pixels raise the loss if inked more</figcaption></figure></div></div>`;
+  html += `<div class="bw-layer"><div class="bw-title">input gradient ${formula(f, "input_gradient")}</div>
+      <figure class="bw-input"><canvas id="bw-input" width="28" height="28" data-testid="bw-input-gradient"></canvas>
+      <figcaption>${mml.math(partial(C, mml.i("x")))}: red pixels raise the loss if inked more</figcaption></figure>
+      </div></div>`;
   body.innerHTML = html;
   body.querySelectorAll(".bw-images canvas").forEach((c) => paintSigned(c, bw.layers[0].dW_rows[Number(c.dataset.row)], 28, 28));
   body.querySelectorAll("canvas.bw-matrix").forEach((c) => {
