@@ -85,8 +85,10 @@ def main() -> None:
     for option, given, known in (("--parts", parts, PARTS), ("--pen-devices", devices, DEVICES),
                                  ("--pen-collections", collections, PEN_LOADERS)):
         if unknown := sorted(set(given) - set(known)):
-            parser.error(f"{option}: unknown {', '.join(unknown)} (choose from {', '.join(known)})")
+            parser.error(f"{option}: unknown {', '.join(map(repr, unknown))} (choose from {', '.join(known)})")
     net = chainrule.load(args.model)
+    # the pen collections are read now, so that a missing one is said before the other parts' work
+    pen_data = {name: PEN_LOADERS[name]() for name in collections} if parts & {"pen", "pen-browser"} else {}
     mnist = load_mnist()
     images, labels = mnist.test_images[:args.digits], mnist.test_labels[:args.digits]
     paths = [digit_paths(image) for image in images]
@@ -105,7 +107,7 @@ def main() -> None:
     _table(["input", "digits", "recognised"], [(name, n, f"{100 * rate:.1f}%") for name, (rate, n) in rows])
     if parts & {"pen", "pen-browser"}:
         _pen_tables(net, args.model, devices if "pen-browser" in parts else [], args.pen_digits, args.pen_workers,
-                    args.pen_alternate, collections)
+                    args.pen_alternate, pen_data)
     if "latency" in parts:
         print("\nServer-side latency per prediction (ms)")
         _table(["what", "p50", "p90", "p99", "max"], _latency_rows(net, paths, args.requests))
@@ -172,12 +174,12 @@ def _replay_share(model, device: str, strokes: list) -> tuple[list[int], int, li
 
 
 def _pen_tables(net, model, devices: list[str], live_digits: int | None, workers: int, alternate: bool,
-               collections: list[str]) -> None:
-    """Held-out pen writers of ``collections``: offline (digit_from_strokes + the model) and live on the
-    page with ``devices``, per collection, per class and per writer, and the page's agreement with Python."""
+               collections: dict) -> None:
+    """Held-out pen writers of ``collections`` (name -> the loaded collection): offline (digit_from_strokes
+    + the model) and live on the page with ``devices``, per collection, per class and per writer, and the
+    page's agreement with Python."""
     strokes, names, writers, labels = [], [], [], []
-    for name in collections:
-        data = PEN_LOADERS[name]()
+    for name, data in collections.items():
         for i in np.flatnonzero(np.isin(data.writers, HELD_OUT_WRITERS[name])):
             strokes.append(data.strokes[i])
             names.append(name)

@@ -54,3 +54,24 @@ def test_a_diverging_fit_is_one_error_line_without_numpys_warnings():
     assert done.returncode == 2
     assert done.stderr.startswith("benchmarks/sklearn_compare.py: error: ") and done.stderr.count("\n") == 1, \
         done.stderr
+
+
+def test_drawn_digits_says_a_missing_pen_collection_before_any_other_part(mnist, tmp_path):
+    """With MNIST but no pendigits, `--parts python,pen` ran the MNIST rows first and only then said
+    the pen data was missing."""
+    import os
+
+    from chainrule.datasets import find_dataset
+
+    (tmp_path / "mnist").symlink_to(find_dataset("mnist", download=False))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "drawn_digits.py"), "--parts", "python,pen",
+                           "--digits", "5"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CHAINRULE_DATA": str(tmp_path)})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("benchmarks/drawn_digits.py: error: ") and "pendigits" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_an_empty_part_name_is_shown_as_one():
+    done = run_benchmark("drawn_digits.py", "--parts", "python,")
+    assert done.returncode == 2 and "--parts: unknown '' (choose from python, " in done.stderr
