@@ -26,6 +26,9 @@ pytestmark = pytest.mark.browser
 DESKTOP = dict(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
 PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=3, has_touch=True, is_mobile=True)
 LANDSCAPE = dict(viewport={"width": 667, "height": 375}, device_scale_factor=2, has_touch=True, is_mobile=True)
+LANDSCAPES = {"667x375": LANDSCAPE,
+              "844x390": dict(viewport={"width": 844, "height": 390}, device_scale_factor=3, has_touch=True,
+                              is_mobile=True)}
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +216,24 @@ def test_undo_clear_and_shortcuts(browser, url, samples):
     assert page.evaluate("pad.strokes.length") == len(paths) and settled_prediction(page) == label
     page.get_by_test_id("undo").click()
     assert page.evaluate("pad.strokes.length") == len(paths) - 1
+    assert not page.errors
+    page.close()
+
+
+@pytest.mark.parametrize("width", [800, 1000, 1024, 1280, 1920])
+def test_keyboard_hint_is_one_line_beside_undo_and_clear(browser, url, width):
+    """The shortcuts' hint fits on the toolbar's line, in one line, at every width that shows it (the
+    narrowest pad columns are those just above 760 px and at 1000 px, where the forward view moves beside
+    the pad)."""
+    page = open_page(browser, url, dict(viewport={"width": width, "height": 800}))
+    keys = page.locator(".keys")
+    assert keys.is_visible()
+    lines = keys.evaluate("""(k) => { const range = document.createRange(); range.selectNodeContents(k);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size; }""")
+    assert lines == 1
+    box, undo = keys.bounding_box(), page.get_by_test_id("undo").bounding_box()
+    assert abs((box["y"] + box["height"] / 2) - (undo["y"] + undo["height"] / 2)) < 2  # on Undo's line
+    assert _inside(box, page.locator(".toolbar").bounding_box())
     assert not page.errors
     page.close()
 
@@ -540,6 +561,33 @@ def test_phone_outage_notice_leaves_the_ink_in_sight(browser, digit_model, tmp_p
     hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [box["x"] + box["width"] / 2, y])
     assert hit == "pad"
     page.screenshot(path=artifacts / "draw-phone-server-down.png")
+    assert not page.errors
+    page.close()
+
+
+@pytest.mark.parametrize("screen", LANDSCAPES)
+def test_landscape_phone_keeps_undo_and_clear_on_screen_through_an_outage(browser, digit_model, tmp_path, samples,
+                                                                          artifacts, screen):
+    """A phone on its side has the pad as tall as the screen allows: the outage notice takes no line of its
+    own there, so that the whole pad, Undo, Clear, the answer and the notice are on the screen together."""
+    device = LANDSCAPES[screen]
+    app = create_app(net=digit_model, data_dir=tmp_path)
+    paths, label = samples[1]
+    with serving(app) as port:
+        page = open_page(browser, f"http://127.0.0.1:{port}/", device)
+        page.evaluate("document.querySelector('.card.pad').scrollIntoView()")
+        draw_with_touch(page, place(paths, page.get_by_test_id("canvas").bounding_box(), 0.6))
+        assert settled_prediction(page) == label
+    page.wait_for_function(f"!{NOTICE}.hidden", timeout=3000)
+    page.evaluate("document.querySelector('.card.pad').scrollIntoView()")
+    screen_box = {"x": 0, "y": 0, **device["viewport"]}
+    parts = ["canvas", "undo", "clear", "pad-notice"] + ["pad-answer"] * page.get_by_test_id("pad-answer").is_visible()
+    for part in parts:
+        assert _inside(page.get_by_test_id(part).bounding_box(), screen_box), part
+    _assert_notice_leaves_the_pad_free(page, screen_box)
+    notice = page.get_by_test_id("pad-notice").bounding_box()
+    assert "pad-answer" not in parts or not _overlaps(page.get_by_test_id("pad-answer").bounding_box(), notice)
+    page.screenshot(path=artifacts / f"draw-landscape-server-down-{screen}.png")
     assert not page.errors
     page.close()
 

@@ -189,10 +189,18 @@ def _in_view(page, testid: str) -> bool:
             and box["x"] + box["width"] <= size["width"] and box["y"] + box["height"] <= size["height"])
 
 
+def _gap(page, above: str, below: str) -> float:
+    """The height between the bottom of the element ``above`` and the top of ``below`` (CSS selectors)."""
+    upper, lower = page.locator(above).bounding_box(), page.locator(below).bounding_box()
+    return lower["y"] - (upper["y"] + upper["height"])
+
+
 @pytest.mark.parametrize("screen", SCREENS)
 def test_forward_view_is_beside_the_pad_while_drawing(browser, url, sample, artifacts, screen):
     """A student watches the activations while drawing: on a laptop or desktop screen the pad, the
-    whole forward view and the answer are on the screen together, without scrolling, from the start."""
+    whole forward view and the whole answer (digit, confidence, all ten bars) are on the screen
+    together, without scrolling, from the start. The cards under the pad and under the forward view
+    follow them at the layout's gap, not further down."""
     page = open_page(browser, url, SCREENS[screen])
     paths, label = sample
     canvas = page.get_by_test_id("canvas").bounding_box()
@@ -203,14 +211,57 @@ def test_forward_view_is_beside_the_pad_while_drawing(browser, url, sample, arti
         page.mouse.move(x, y)
     settle(page)  # the pen is still down
     assert page.evaluate("window.scrollY") == 0
-    for part in ("canvas", "forward-view", "fw-layers", "fw-verdict", "prediction"):
+    for part in ("canvas", "forward-view", "fw-layers", "fw-verdict", "prediction", "confidence", "bars"):
         assert _in_view(page, part), part
+    assert _in_view(page, "bar-9") and page.get_by_test_id("bar-9").bounding_box()["height"] > 0
+    gap = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.layout')).rowGap)")
+    assert _gap(page, ".card.pad", ".card.result") == pytest.approx(gap, abs=0.5)
+    assert _gap(page, "#forward", ".card.seen") == pytest.approx(gap, abs=0.5)
+    assert _gap(page, ".card.seen", ".card.teach") == pytest.approx(gap, abs=0.5)
     assert page.get_by_test_id("canvas").bounding_box() == canvas  # the views filled in: the pad kept its place
     assert canvas["width"] >= 300  # still a pad to draw on
     page.mouse.up()
     assert settled_prediction(page) == str(label)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= page.viewport_size["width"]
     page.screenshot(path=artifacts / f"inspect-pad-and-forward-{screen}.png")
+    assert not page.errors
+    page.close()
+
+
+def _cards_in_tab_order(page, last: str) -> list[str]:
+    """The cards (their aria-labels) in the order Tab reaches them, from Undo to the card ``last``."""
+    card = "document.activeElement.closest('section').getAttribute('aria-label')"
+    page.get_by_test_id("undo").focus()
+    cards = [page.evaluate(card)]
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate(card) != cards[-1]:
+            cards.append(page.evaluate(card))
+        if cards[-1] == last:
+            return cards
+    raise AssertionError(f"Tab did not reach the {last} card: {cards}")
+
+
+def test_tab_goes_from_the_pad_to_the_forward_view_beside_it(browser, url, sample):
+    """Keyboard order follows the picture: from 1000 px wide, where the forward view sits beside the pad,
+    Tab goes from Undo and Clear to it, then to the teach card under it; narrower, the forward view comes
+    after the teach card on the screen and for Tab, and it goes back beside the pad when the window widens.
+    No tabindex above 0 is needed."""
+    page = open_page(browser, url, DESKTOP)
+    draw_with_mouse(page, place(sample[0], page.get_by_test_id("canvas").bounding_box()))
+    settle(page)  # the answer enables the teach card's digit buttons
+    wide = ["drawing", "forward pass", "teach the network", "backward pass"]
+    assert _cards_in_tab_order(page, "backward pass") == wide
+    pad, forward = page.locator(".card.pad").bounding_box(), page.get_by_test_id("forward-view").bounding_box()
+    assert forward["x"] > pad["x"] + pad["width"] and forward["y"] == pytest.approx(pad["y"])  # beside it
+    page.set_viewport_size({"width": 900, "height": 900})
+    assert _cards_in_tab_order(page, "backward pass") == ["drawing", "teach the network", "forward pass",
+                                                          "backward pass"]
+    teach, forward = page.locator(".card.teach").bounding_box(), page.get_by_test_id("forward-view").bounding_box()
+    assert forward["y"] > teach["y"] + teach["height"]  # under the teach card
+    page.set_viewport_size(DESKTOP["viewport"])
+    assert _cards_in_tab_order(page, "backward pass") == wide
+    assert page.evaluate("[...document.querySelectorAll('[tabindex]')].every((e) => e.tabIndex <= 0)")
     assert not page.errors
     page.close()
 
@@ -276,6 +327,64 @@ def test_backward_formulas_are_mathematics_not_ascii(browser, url, sample, artif
     page.close()
 
 
+def _math_kinds(page, selector: str) -> list[list[str]]:
+    """The namespace and display of each element ``selector`` selects."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)].map((m) =>
+      [m.namespaceURI, getComputedStyle(m).display])""", selector)
+
+
+def _of_unit(symbol: str, unit: int, layer: int) -> str:
+    """The term of symbol_unit^(layer), e.g. z_7^(1)."""
+    return f"msubsup(mi:{symbol},mn:{unit},mrow(mo:(,mn:{layer},mo:)))"
+
+
+def test_unit_panel_saliency_and_train_formulas_are_mathematics(browser, url, sample, artifacts):
+    """The unit panel, the saliency caption and the Train view write their formulas in MathML, in
+    docs/math.md's notation, as the backward view does: the unit's z_j^(k) = sum_i W_ji^(k) a_i^(k-1) + b_j^(k)
+    with its own unit and layer numbers, a_j^(k) by the layer's activation (softmax of the whole z^(L)),
+    d a_k^(L)/dx for the saliency, W^(1) and |dC/dW^(k)| in the Train view; the live numbers stay text."""
+    page = open_page(browser, url, DESKTOP)
+    assert page.locator("[data-testid=saliency-formula] math").count() == 1
+    term = lambda testid: page.get_by_test_id(testid).locator("math").evaluate(TERM)  # noqa: E731
+    assert term("saliency-formula") == f"math({_partial('msubsup(mi:a,mi:k,mrow(mo:(,mi:L,mo:)))', 'mi:x')})"
+    assert term("train-weights-formula") == f"math({_up('W', '1')})"
+    assert term("train-norms-formula") == f"math(mo:|,{_partial('mi:C', _up('W', 'k'))},mo:|)"
+    hint = page.get_by_test_id("fw-unit-hint").locator("math")
+    assert [hint.nth(i).evaluate(TERM) for i in range(hint.count())] == [
+        "math(mi:z)", "math(mi:a,mo:=,mrow(mi:σ,mo:(,mi:z,mo:)))", "math(mi:b)"]
+    assert page.locator("main sup, main sub").count() == 0  # no formula left as HTML superscripts
+    paths, label = sample
+    draw_with_mouse(page, place(paths, page.get_by_test_id("canvas").bounding_box()))
+    settle(page)
+    page.get_by_test_id("fw-layer-0").locator(".unit").nth(7).click()
+    page.wait_for_function("inside.selected && inside.selected[1] === 7")
+    settle(page)
+    activation = page.evaluate("inside.forward.layers[0].activation")
+    assert term("fw-formula-z") == (f"math({_of_unit('z', 7, 1)},mo:=,mrow(msub(mo:∑,mi:i),"
+                                    "msubsup(mi:W,mrow(mn:7,mo:,,mi:i),mrow(mo:(,mn:1,mo:))),"
+                                    f"msubsup(mi:a,mi:i,mrow(mo:(,mn:0,mo:))),mo:+,{_of_unit('b', 7, 1)}))")
+    assert term("fw-formula-a") == (f"math({_of_unit('a', 7, 1)},mo:=,"
+                                    f"mrow(mi:{activation},mo:(,{_of_unit('z', 7, 1)},mo:)))")
+    assert term("fw-formula-b") == f"math({_of_unit('b', 7, 1)})"
+    weights = page.get_by_test_id("fw-unit").locator("figcaption math")  # row 7 of W^(1), the unit's own
+    assert weights.evaluate(TERM) == "math(msubsup(mi:W,mrow(mn:7,mo:,,mi:i),mrow(mo:(,mn:1,mo:))))"
+    assert float(page.get_by_test_id("fw-z").text_content()) == pytest.approx(
+        page.evaluate("inside.forward.layers[0].z[7]"), abs=1e-4)  # the number: text
+    unit = page.get_by_test_id("fw-unit")
+    assert unit.locator("code, sup, sub").count() == 0
+    unit.screenshot(path=artifacts / "inspect-unit-panel-mathml.png")
+    page.get_by_test_id("fw-layer-1").locator(".unit").nth(3).click()  # an output of the softmax layer
+    page.wait_for_function("inside.selected && inside.selected[0] === 1 && inside.selected[1] === 3")
+    settle(page)
+    assert term("fw-formula-a") == (f"math({_of_unit('a', 3, 2)},mo:=,"
+                                    f"msub(mrow(mi:softmax,mo:(,{_up('z', '2')},mo:)),mn:3))")
+    kinds = _math_kinds(page, ".seen math, #fw-unit math, #train math")
+    assert len(kinds) == 7 and all(kind in ([MATHML, "math"], [MATHML, "inline math"]) for kind in kinds)
+    page.locator(".card.seen").screenshot(path=artifacts / "draw-seen-mathml.png")
+    assert not page.errors
+    page.close()
+
+
 def test_confidence_view_reports_coverage_on_mnist(browser, url, sample, digit_model, mnist, artifacts):
     page = open_page(browser, url, DESKTOP)
     page.wait_for_function("inside.coverage !== null", timeout=20_000)
@@ -310,6 +419,9 @@ def test_live_training_shows_a_falling_loss_and_its_model_can_draw(browser, digi
         assert reports[-1]["loss"] < reports[0]["loss"] and reports[-1]["val_loss"] < reports[0]["val_loss"]
         assert len(reports[-1]["grad_norms"]) == 2 and min(reports[-1]["grad_norms"]) > 0
         assert page.evaluate("document.getElementById('train-weights').width") > 100  # 16 weight images drawn
+        norms = page.get_by_test_id("train-norms").locator("math")  # each layer's row, named as in math.md
+        assert [norms.nth(k).evaluate(TERM) for k in range(norms.count())] == [f"math({_up('W', '1')})",
+                                                                                f"math({_up('W', '2')})"]
         page.get_by_test_id("train-view").screenshot(path=artifacts / "train-live-desktop.png")
         page.get_by_test_id("train-use").click()
         page.wait_for_function(

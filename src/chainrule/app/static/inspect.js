@@ -102,6 +102,20 @@ function showForwardStatus(text) {
 }
 
 // ---- forward view --------------------------------------------------------------------------------
+// From 1000 px wide (style.css) the view sits beside the pad, after the answer; narrower, after the teach
+// card. The keyboard's Tab order and screen readers follow the page's order, not the picture's, so the
+// view moves in the page too; style.css places every card by its grid area, wherever it is in the page.
+const WIDE = matchMedia("(min-width: 1000px)");
+
+function placeForward() {
+  const forward = document.getElementById("forward"), focused = document.activeElement;
+  const drawing = document.querySelector(".layout > .drawing"), backward = document.getElementById("backward");
+  if (WIDE.matches ? drawing.nextElementSibling === forward : backward.previousElementSibling === forward) return;
+  if (WIDE.matches) drawing.after(forward);
+  else backward.before(forward);
+  if (forward.contains(focused)) focused.focus({ preventScroll: true });  // a moved element loses the focus
+}
+
 function layerTitle(k, count, activation) {
   return k === count - 1 ? `output layer ${k + 1} · ${activation}` : `hidden layer ${k + 1} · ${activation}`;
 }
@@ -242,14 +256,18 @@ function showUnit() {
 
 function buildUnitPanel(panel, k, j, last) {
   panel.dataset.unit = `${k}:${j}`;
+  delete panel.dataset.formulas;
   panel.innerHTML = `
     <div class="unit-head"><span class="unit-name"></span> <button class="small quiet" id="fw-unpin" hidden>unpin</button></div>
     <table class="unit-values" data-testid="fw-unit-values">
-      <tr><td>weighted sum</td><td><code>z = w·a<sup>(k−1)</sup> + b</code></td><td data-testid="fw-z"></td></tr>
-      <tr><td>activation</td><td><code class="unit-activation"></code></td><td data-testid="fw-a"></td></tr>
-      <tr><td>bias</td><td><code>b</code></td><td data-testid="fw-b"></td></tr>
+      <tr><td>weighted sum <span class="eq" data-testid="fw-formula-z"></span></td><td data-testid="fw-z"></td></tr>
+      <tr><td>activation <span class="eq" data-testid="fw-formula-a"></span></td><td data-testid="fw-a"></td></tr>
+      <tr><td>bias <span class="eq" data-testid="fw-formula-b"></span></td><td data-testid="fw-b"></td></tr>
     </table>
-    ${k === 0 ? '<figure class="unit-weights"><canvas id="fw-weights" width="28" height="28" data-testid="fw-weights"></canvas><figcaption>its 784 weights w as a 28×28 image (red +, blue −)</figcaption></figure>' : ""}
+    ${k === 0 ? `<figure class="unit-weights">
+      <canvas id="fw-weights" width="28" height="28" data-testid="fw-weights"></canvas>
+      <figcaption>its 784 weights ${mml.math(unitWeights(j, 1))} as a 28×28 image (red +, blue −)</figcaption>
+      </figure>` : ""}
     <div class="unit-edit">
       ${last ? "" : '<label><input type="checkbox" id="fw-off" data-testid="fw-off"> switch off (outgoing weights 0)</label>'}
       <label>scale incoming weights × <input type="range" id="fw-scale" data-testid="fw-scale" min="0" max="2" step="0.05"> <output></output></label>
@@ -270,7 +288,12 @@ function fillUnitPanel(panel, fw, k, j) {
   panel.querySelector(".unit-name").textContent =
     `${layerTitle(k, fw.layers.length, layer.activation)}, ${last ? "output" : "unit"} ${j}`;
   document.getElementById("fw-unpin").hidden = !inside.pinned;
-  panel.querySelector(".unit-activation").textContent = `a = ${layer.activation}(z)`;
+  const formulas = `${k}:${j}:${layer.activation}`;  // another model may have another activation there
+  if (panel.dataset.formulas !== formulas) {  // not at every answer: one comes at every move of the pen
+    panel.dataset.formulas = formulas;
+    const math = unitFormulas(k + 1, j, layer.activation);
+    for (const name of ["z", "a", "b"]) value(`fw-formula-${name}`).innerHTML = math[name];
+  }
   value("fw-z").textContent = fmt(layer.z[j]);
   value("fw-a").textContent = fmt(layer.a[j]);
   value("fw-b").textContent = fmt(layer.b[j]);
@@ -384,6 +407,36 @@ const FORMULA_MATHML = {
     `${eq(partial(mml.i("C"), mml.i("x")), mml.row(transposed(ofLayer("W", mml.n(1))), ofLayer("δ", mml.n(1))))}
      <span class="subtle">(times the input scaling)</span>`,
 };
+
+// Unit j of layer n (1..L), docs/math.md's z^(n) = W^(n) a^(n-1) + b^(n) and a^(n) = sigma_n(z^(n)) written
+// for the unit, with row j of W^(n): z_j^(n) = sum_i W_ji^(n) a_i^(n-1) + b_j^(n), and sigma_n by the layer's
+// name. Softmax is no function of z_j alone: its a_j^(n) is softmax(z^(n))_j.
+const ofUnit = (symbol, j, n) => mml.subsup(mml.i(symbol), mml.n(j), paren(mml.n(n)));  // z_j^(n)
+const unitWeights = (j, n) => mml.subsup(mml.i("W"), mml.row(mml.n(j), mml.o(","), mml.i("i")), paren(mml.n(n)));
+
+function unitFormulas(n, j, activation) {
+  const sum = mml.row(sumOver("i"), unitWeights(j, n), ofLayerAt("a", "i", mml.n(n - 1)), mml.o("+"),
+                      ofUnit("b", j, n));
+  const f = mml.i(activation);
+  const a = activation === "softmax" ? mml.sub(applied(f, ofLayer("z", mml.n(n))), mml.n(j))
+                                     : applied(f, ofUnit("z", j, n));
+  return { z: eq(ofUnit("z", j, n), sum), a: eq(ofUnit("a", j, n), a), b: mml.math(ofUnit("b", j, n)) };
+}
+
+// Formulas in the page's own text, where index.html puts data-math="name"; a fraction in a caption at full
+// size, as an inline one would be too small to read there.
+const PAGE_MATHML = {
+  saliency: () => mml.display(mml.math(partial(ofLayerAt("a", "k", layerL), mml.i("x")))),  // k: the top digit
+  "unit-z": () => mml.math(mml.i("z")),
+  "unit-a": () => mml.math(mml.i("a"), mml.o("="), applied(mml.i("σ"), mml.i("z"))),
+  "unit-b": () => mml.math(mml.i("b")),
+  W1: () => mml.math(ofLayer("W", mml.n(1))),
+  norm: () => mml.display(mml.math(mml.o("|"), partial(mml.i("C"), ofLayer("W", mml.i("k"))), mml.o("|"))),
+};
+
+function showPageFormulas() {
+  document.querySelectorAll("[data-math]").forEach((slot) => { slot.innerHTML = PAGE_MATHML[slot.dataset.math](); });
+}
 
 // The formula `key` of the backward answer's formulas, for layer k where it is a layer's.
 function formula(formulas, key, k) {
@@ -557,6 +610,9 @@ function drawCoverage() {
 // ---- wiring --------------------------------------------------------------------------------------
 const insideView = {
   init() {
+    placeForward();
+    WIDE.addEventListener("change", placeForward);
+    showPageFormulas();
     digitButtons("bw-labels", "bw-label-", (k) => `It should be a ${k}: show the backward pass for this target`, chooseLabel);
     const eta = document.getElementById("bw-eta");
     eta.addEventListener("input", () => { document.getElementById("bw-eta-value").textContent = String(etaValue()); });

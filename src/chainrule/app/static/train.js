@@ -198,7 +198,9 @@ function drawGradientNorms() {
   const logs = norms.map((v) => Math.log10(Math.max(v, 1e-8)));
   const hi = Math.max(...logs), lo = Math.min(hi - 3, ...logs);
   root.innerHTML = norms.map((v, k) =>
-    `<div class="norm-row"><span>W<sup>(${k + 1})</sup></span><span class="track"><span class="fill" style="width:${(100 * (logs[k] - lo + 0.1) / (hi - lo + 0.1)).toFixed(1)}%"></span></span><span class="value">${v.toExponential(2)}</span></div>`).join("");
+    `<div class="norm-row"><span>${mml.math(ofLayer("W", mml.n(k + 1)))}</span><span class="track"><span class="fill"
+      style="width:${(100 * (logs[k] - lo + 0.1) / (hi - lo + 0.1)).toFixed(1)}%"></span></span>
+      <span class="value">${v.toExponential(2)}</span></div>`).join("");
 }
 
 // Start is the form's submit button: a click on it, or Enter in a field, submits the form.
