@@ -393,11 +393,9 @@ class _Tracker:
 def _with_extra_data(X: np.ndarray, Y: np.ndarray, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     from ..corrections import load_samples
 
-    with warnings.catch_warnings(record=True) as skipped:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():  # shown one line each by run_reporting_errors
+        warnings.simplefilter("always")  # every skipped file, also one whose message was seen before
         images, labels = load_samples(folder)
-    for warning in skipped:  # one line each, without Python's file:line header and source line
-        print(f"chainrule train: warning: {warning.message}", file=sys.stderr)
     if len(images) == 0:
         raise ValueError(f"--extra-data {folder} holds no saved drawings")
     print(f"adding {len(images)} corrected drawings from {folder}")
